@@ -1,0 +1,166 @@
+// Package config defines Switchyard's one YAML configuration file: its
+// structure, defaults, ${ENV_VAR} interpolation, strict decoding and
+// validation. Every subcommand reads the same file and uses the parts it
+// needs. See config/example.yaml for a commented example.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Proxy      Proxy      `yaml:"proxy"`
+	Query      Query      `yaml:"query"`
+	Ingest     Ingest     `yaml:"ingest"`
+	Kafka      Kafka      `yaml:"kafka"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Keys       []Key      `yaml:"keys"`
+	Providers  []Provider `yaml:"providers"`
+	Models     []Model    `yaml:"models"`
+	Mock       Mock       `yaml:"mock"`
+}
+
+// Proxy configures `switchyard proxy`.
+type Proxy struct {
+	// Listen is the proxy's address, ":8080" by default.
+	Listen string `yaml:"listen"`
+	// MaxRequestBytes bounds a client request body; larger ones get 413.
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// MaxResponseBytes bounds a non-streaming upstream response body.
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
+	// RecordBodyBytes truncates each body stored in the record.
+	RecordBodyBytes int `yaml:"record_body_bytes"`
+	// RecordBodies turns storing request and response bodies on or off.
+	RecordBodies *bool `yaml:"record_bodies"`
+	// PublishQueue is the number of records buffered in memory between the
+	// request path and Kafka. The request path never waits on it.
+	PublishQueue int `yaml:"publish_queue"`
+	// ConnectTimeout bounds dialing an upstream.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// FirstByteTimeout bounds the wait for an upstream's response headers.
+	FirstByteTimeout time.Duration `yaml:"first_byte_timeout"`
+	// TotalTimeout bounds one upstream attempt from start to end of body.
+	TotalTimeout time.Duration `yaml:"total_timeout"`
+	// ShutdownTimeout bounds draining in-flight requests and records on SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Query configures `switchyard query`.
+type Query struct {
+	Listen string `yaml:"listen"`
+	// MaxLimit caps the page size of GET /v1/requests.
+	MaxLimit int `yaml:"max_limit"`
+}
+
+// Ingest configures `switchyard ingest`.
+type Ingest struct {
+	// Listen serves /metrics and /healthz.
+	Listen string `yaml:"listen"`
+	// BatchSize is the most records inserted at once.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest a record waits for its batch to fill.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// RetryBackoff is the first wait after a failed insert; it doubles up to
+	// MaxRetryBackoff.
+	RetryBackoff    time.Duration `yaml:"retry_backoff"`
+	MaxRetryBackoff time.Duration `yaml:"max_retry_backoff"`
+}
+
+// Kafka names the brokers and topics.
+type Kafka struct {
+	Brokers       []string `yaml:"brokers"`
+	Topic         string   `yaml:"topic"`
+	DLQTopic      string   `yaml:"dlq_topic"`
+	ConsumerGroup string   `yaml:"consumer_group"`
+	// CreateTopics creates the topics at start-up when they are missing,
+	// with Partitions partitions.
+	CreateTopics bool `yaml:"create_topics"`
+	Partitions   int  `yaml:"partitions"`
+}
+
+// ClickHouse names the server (native protocol) and database.
+type ClickHouse struct {
+	Addr        []string      `yaml:"addr"`
+	Database    string        `yaml:"database"`
+	Username    string        `yaml:"username"`
+	Password    string        `yaml:"password"`
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+}
+
+// Key is one client key, accepted by the proxy and the query API.
+type Key struct {
+	// ID names the key in records; it is not secret.
+	ID string `yaml:"id"`
+	// Key is the secret itself (use ${ENV_VAR}); or give KeySHA256, the
+	// hex SHA-256 of the secret, so that the file holds no secret.
+	Key       string `yaml:"key"`
+	KeySHA256 string `yaml:"key_sha256"`
+	// Team attributes the key's traffic and scopes what it sees in the query
+	// API.
+	Team string `yaml:"team"`
+	// Admin keys see every team's data in the query API.
+	Admin bool `yaml:"admin"`
+}
+
+// Provider is one upstream endpoint.
+type Provider struct {
+	Name string `yaml:"name"`
+	// Type is the wire format: "openai" (any OpenAI-compatible API).
+	Type    string `yaml:"type"`
+	BaseURL string `yaml:"base_url"`
+	APIKey  string `yaml:"api_key"`
+	// Headers are added to every upstream request.
+	Headers map[string]string `yaml:"headers"`
+}
+
+// Model is a public model name and the deployments that serve it, tried in
+// order.
+type Model struct {
+	Name        string       `yaml:"name"`
+	Deployments []Deployment `yaml:"deployments"`
+}
+
+// Deployment is one provider's upstream model behind a public model.
+type Deployment struct {
+	Provider string  `yaml:"provider"`
+	Model    string  `yaml:"model"`
+	Pricing  Pricing `yaml:"pricing"`
+}
+
+// Pricing is a deployment's price list. Token prices are in USD per million
+// tokens; Request is USD per request. Values are exact decimals.
+type Pricing struct {
+	Input       Price `yaml:"input"`
+	Output      Price `yaml:"output"`
+	CachedInput Price `yaml:"cached_input"`
+	CacheWrite  Price `yaml:"cache_write"`
+	Request     Price `yaml:"request"`
+}
+
+// Mock configures `switchyard mock`, the simulated providers. Each provider
+// is served under /{name}/v1/... on one listener.
+type Mock struct {
+	Listen    string         `yaml:"listen"`
+	Providers []MockProvider `yaml:"providers"`
+}
+
+// MockProvider is one simulated provider's behaviour.
+type MockProvider struct {
+	Name string `yaml:"name"`
+	// APIKey, when set, is required as a Bearer token.
+	APIKey string `yaml:"api_key"`
+	// Latency is the time before the response headers (the time to first
+	// token for streams); Jitter adds a uniformly random 0..Jitter.
+	Latency time.Duration `yaml:"latency"`
+	Jitter  time.Duration `yaml:"jitter"`
+	// TokensPerSecond paces streamed chunks; 0 sends them back to back.
+	TokensPerSecond float64 `yaml:"tokens_per_second"`
+	// CompletionTokens is how many tokens a completion has unless the
+	// request's max_tokens is lower.
+	CompletionTokens int `yaml:"completion_tokens"`
+	// ErrorRate and RateLimitRate are the fractions of requests answered
+	// with 500 and with 429.
+	ErrorRate     float64 `yaml:"error_rate"`
+	RateLimitRate float64 `yaml:"rate_limit_rate"`
+}

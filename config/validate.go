@@ -1,0 +1,266 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Provider wire formats this build speaks.
+const (
+	ProviderOpenAI = "openai"
+)
+
+// Defaults for every optional setting.
+const (
+	DefaultProxyListen      = ":8080"
+	DefaultQueryListen      = ":8081"
+	DefaultIngestListen     = ":8082"
+	DefaultMockListen       = ":8089"
+	DefaultMaxRequestBytes  = 10 << 20
+	DefaultMaxResponseBytes = 50 << 20
+	DefaultRecordBodyBytes  = 256 << 10
+	DefaultPublishQueue     = 65536
+	DefaultTopic            = "switchyard.requests"
+	DefaultDLQTopic         = "switchyard.requests.dlq"
+	DefaultConsumerGroup    = "switchyard-ingest"
+	DefaultDatabase         = "switchyard"
+	DefaultPartitions       = 6
+)
+
+// ApplyDefaults fills every unset optional field.
+func (c *Config) ApplyDefaults() {
+	p := &c.Proxy
+	setDefault(&p.Listen, DefaultProxyListen)
+	setDefault(&p.MaxRequestBytes, DefaultMaxRequestBytes)
+	setDefault(&p.MaxResponseBytes, DefaultMaxResponseBytes)
+	setDefault(&p.RecordBodyBytes, DefaultRecordBodyBytes)
+	if p.RecordBodies == nil {
+		on := true
+		p.RecordBodies = &on
+	}
+	setDefault(&p.PublishQueue, DefaultPublishQueue)
+	setDefault(&p.ConnectTimeout, 5*time.Second)
+	setDefault(&p.FirstByteTimeout, 60*time.Second)
+	setDefault(&p.TotalTimeout, 10*time.Minute)
+	setDefault(&p.ShutdownTimeout, 30*time.Second)
+
+	for i := range c.Models {
+		for j := range c.Models[i].Deployments {
+			setDefault(&c.Models[i].Deployments[j].Model, c.Models[i].Name)
+		}
+	}
+
+	setDefault(&c.Mock.Listen, DefaultMockListen)
+	for i := range c.Mock.Providers {
+		setDefault(&c.Mock.Providers[i].CompletionTokens, 32)
+	}
+
+	setDefault(&c.Query.Listen, DefaultQueryListen)
+	setDefault(&c.Query.MaxLimit, 1000)
+
+	in := &c.Ingest
+	setDefault(&in.Listen, DefaultIngestListen)
+	setDefault(&in.BatchSize, 10000)
+	setDefault(&in.FlushInterval, 500*time.Millisecond)
+	setDefault(&in.RetryBackoff, 200*time.Millisecond)
+	setDefault(&in.MaxRetryBackoff, 10*time.Second)
+
+	k := &c.Kafka
+	if len(k.Brokers) == 0 {
+		k.Brokers = []string{"127.0.0.1:9092"}
+	}
+	setDefault(&k.Topic, DefaultTopic)
+	setDefault(&k.DLQTopic, DefaultDLQTopic)
+	setDefault(&k.ConsumerGroup, DefaultConsumerGroup)
+	setDefault(&k.Partitions, DefaultPartitions)
+
+	ch := &c.ClickHouse
+	if len(ch.Addr) == 0 {
+		ch.Addr = []string{"127.0.0.1:9000"}
+	}
+	setDefault(&ch.Database, DefaultDatabase)
+	setDefault(&ch.Username, "default")
+	setDefault(&ch.DialTimeout, 5*time.Second)
+}
+
+func setDefault[T comparable](field *T, value T) {
+	var zero T
+	if *field == zero {
+		*field = value
+	}
+}
+
+// Validate reports every problem in the configuration at once, each with the
+// path of the offending field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	checkListen := func(path, addr string) {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(path, "%q is not host:port", addr)
+		}
+	}
+	checkPositive := func(path string, v int64) {
+		if v <= 0 {
+			bad(path, "must be positive, got %d", v)
+		}
+	}
+
+	checkListen("proxy.listen", c.Proxy.Listen)
+	checkListen("query.listen", c.Query.Listen)
+	checkListen("ingest.listen", c.Ingest.Listen)
+	checkPositive("proxy.max_request_bytes", c.Proxy.MaxRequestBytes)
+	checkPositive("proxy.max_response_bytes", c.Proxy.MaxResponseBytes)
+	checkPositive("proxy.record_body_bytes", int64(c.Proxy.RecordBodyBytes))
+	checkPositive("proxy.publish_queue", int64(c.Proxy.PublishQueue))
+	checkPositive("proxy.connect_timeout", int64(c.Proxy.ConnectTimeout))
+	checkPositive("proxy.first_byte_timeout", int64(c.Proxy.FirstByteTimeout))
+	checkPositive("proxy.total_timeout", int64(c.Proxy.TotalTimeout))
+	checkPositive("proxy.shutdown_timeout", int64(c.Proxy.ShutdownTimeout))
+	checkPositive("query.max_limit", int64(c.Query.MaxLimit))
+	checkPositive("ingest.batch_size", int64(c.Ingest.BatchSize))
+	checkPositive("ingest.flush_interval", int64(c.Ingest.FlushInterval))
+	checkPositive("ingest.retry_backoff", int64(c.Ingest.RetryBackoff))
+	if c.Ingest.MaxRetryBackoff < c.Ingest.RetryBackoff {
+		bad("ingest.max_retry_backoff", "must be at least ingest.retry_backoff (%s)", c.Ingest.RetryBackoff)
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	if c.Kafka.Topic == c.Kafka.DLQTopic {
+		bad("kafka.dlq_topic", "must differ from kafka.topic")
+	}
+	checkPositive("kafka.partitions", int64(c.Kafka.Partitions))
+	for i, a := range c.ClickHouse.Addr {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad(fmt.Sprintf("clickhouse.addr[%d]", i), "%q is not host:port", a)
+		}
+	}
+	if !validIdentifier(c.ClickHouse.Database) {
+		bad("clickhouse.database", "%q must be letters, digits and underscores", c.ClickHouse.Database)
+	}
+
+	keyIDs := map[string]bool{}
+	for i, k := range c.Keys {
+		path := fmt.Sprintf("keys[%d]", i)
+		switch {
+		case k.ID == "":
+			bad(path+".id", "is required")
+		case keyIDs[k.ID]:
+			bad(path+".id", "duplicate key id %q", k.ID)
+		}
+		keyIDs[k.ID] = true
+		switch {
+		case k.Key == "" && k.KeySHA256 == "":
+			bad(path, "one of key or key_sha256 is required")
+		case k.Key != "" && k.KeySHA256 != "":
+			bad(path, "give key or key_sha256, not both")
+		case k.KeySHA256 != "":
+			if b, err := hex.DecodeString(k.KeySHA256); err != nil || len(b) != 32 {
+				bad(path+".key_sha256", "must be 64 hex digits")
+			}
+		case len(k.Key) < 8:
+			bad(path+".key", "is shorter than 8 characters")
+		}
+	}
+
+	providers := map[string]bool{}
+	for i, p := range c.Providers {
+		path := fmt.Sprintf("providers[%d]", i)
+		switch {
+		case p.Name == "":
+			bad(path+".name", "is required")
+		case providers[p.Name]:
+			bad(path+".name", "duplicate provider %q", p.Name)
+		}
+		providers[p.Name] = true
+		switch p.Type {
+		case ProviderOpenAI:
+		case "":
+			bad(path+".type", "is required (one of: %s)", ProviderOpenAI)
+		default:
+			bad(path+".type", "unknown type %q (one of: %s)", p.Type, ProviderOpenAI)
+		}
+		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(path+".base_url", "%q is not an http(s) URL", p.BaseURL)
+		}
+	}
+
+	models := map[string]bool{}
+	for i, m := range c.Models {
+		path := fmt.Sprintf("models[%d]", i)
+		switch {
+		case m.Name == "":
+			bad(path+".name", "is required")
+		case models[m.Name]:
+			bad(path+".name", "duplicate model %q", m.Name)
+		}
+		models[m.Name] = true
+		if len(m.Deployments) == 0 {
+			bad(path+".deployments", "at least one deployment is required")
+		}
+		for j, d := range m.Deployments {
+			dpath := fmt.Sprintf("%s.deployments[%d]", path, j)
+			switch {
+			case d.Provider == "":
+				bad(dpath+".provider", "is required")
+			case !providers[d.Provider]:
+				bad(dpath+".provider", "unknown provider %q", d.Provider)
+			}
+			if d.Model == "" {
+				bad(dpath+".model", "is required")
+			}
+		}
+	}
+
+	checkListen("mock.listen", c.Mock.Listen)
+	mocks := map[string]bool{}
+	for i, m := range c.Mock.Providers {
+		path := fmt.Sprintf("mock.providers[%d]", i)
+		switch {
+		case !validIdentifier(strings.ReplaceAll(m.Name, "-", "_")):
+			bad(path+".name", "%q must be letters, digits, '-' and '_'", m.Name)
+		case mocks[m.Name]:
+			bad(path+".name", "duplicate mock provider %q", m.Name)
+		}
+		mocks[m.Name] = true
+		if m.Latency < 0 || m.Jitter < 0 {
+			bad(path, "latency and jitter must not be negative")
+		}
+		if m.TokensPerSecond < 0 {
+			bad(path+".tokens_per_second", "must not be negative")
+		}
+		if m.CompletionTokens <= 0 {
+			bad(path+".completion_tokens", "must be positive")
+		}
+		if m.ErrorRate < 0 || m.ErrorRate > 1 {
+			bad(path+".error_rate", "must be between 0 and 1")
+		}
+		if m.RateLimitRate < 0 || m.RateLimitRate > 1 || m.ErrorRate+m.RateLimitRate > 1 {
+			bad(path+".rate_limit_rate", "must be between 0 and 1, and error_rate + rate_limit_rate at most 1")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, c := range s {
+		if c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
+}
