@@ -76,21 +76,46 @@ func ParseUSD(s string) (int64, error) {
 
 // FormatUSD renders nano-USD as an exact decimal string with no trailing
 // zeros ("0.00015", "2.5", "0").
-func FormatUSD(nanoUSD int64) string {
-	neg := nanoUSD < 0
+func FormatUSD(nanoUSD int64) string { return FormatDecimal(nanoUSD, 9) }
+
+// FormatPerToken renders a price given per million tokens as USD per token,
+// exactly ("2.5" per million → "0.0000025").
+func FormatPerToken(p Price) string { return FormatDecimal(p.NanoUSD, 15) }
+
+// FormatDecimal renders n / 10^scale exactly, without trailing zeros.
+func FormatDecimal(n int64, scale int) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
 	if neg {
-		nanoUSD = -nanoUSD
+		s = s[1:]
 	}
-	whole := nanoUSD / 1_000_000_000
-	frac := nanoUSD % 1_000_000_000
-	s := strconv.FormatInt(whole, 10)
-	if frac != 0 {
-		fs := strconv.FormatInt(frac, 10)
-		fs = strings.Repeat("0", 9-len(fs)) + fs
-		s += "." + strings.TrimRight(fs, "0")
+	if len(s) <= scale {
+		s = strings.Repeat("0", scale-len(s)+1) + s
+	}
+	whole, frac := s[:len(s)-scale], strings.TrimRight(s[len(s)-scale:], "0")
+	if frac != "" {
+		whole += "." + frac
 	}
 	if neg {
-		s = "-" + s
+		whole = "-" + whole
 	}
-	return s
+	return whole
+}
+
+// CachedInputPrice is the price of a cached input token: cached_input, or
+// input when no separate price is given.
+func (p Pricing) CachedInputPrice() Price {
+	if p.CachedInput.Set {
+		return p.CachedInput
+	}
+	return p.Input
+}
+
+// CacheWritePrice is the price of a token written to the prompt cache:
+// cache_write, or input when no separate price is given.
+func (p Pricing) CacheWritePrice() Price {
+	if p.CacheWrite.Set {
+		return p.CacheWrite
+	}
+	return p.Input
 }

@@ -1,0 +1,162 @@
+package jsonx
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestSet(t *testing.T) {
+	tests := []struct {
+		name, in, key, value, want string
+	}{
+		{"replace", `{"model":"a","x":1}`, "model", `"b"`, `{"model":"b","x":1}`},
+		{"append", `{"x":1}`, "model", `"b"`, `{"x":1,"model":"b"}`},
+		{"append to empty", `{ }`, "k", `true`, `{ "k":true}`},
+		{"append with spaces", "{\"x\": 1 \n}", "k", `2`, "{\"x\": 1 \n,\"k\":2}"},
+		{"replace duplicates", `{"model":"a","model":"c"}`, "model", `"b"`, `{"model":"b","model":"b"}`},
+		{"escaped key is the same key", `{"mod\u0065l":"a"}`, "model", `"b"`, `{"mod\u0065l":"b"}`},
+		{"nested not touched", `{"o":{"model":"a"},"s":"}"}`, "model", `"b"`, `{"o":{"model":"a"},"s":"}","model":"b"}`},
+		{"object value", `{"stream_options":{"include_usage":false}}`, "stream_options", `{"include_usage":true}`, `{"stream_options":{"include_usage":true}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Set([]byte(tt.in), tt.key, []byte(tt.value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("Set = %s, want %s", got, tt.want)
+			}
+			if !json.Valid(got) {
+				t.Fatalf("result is not valid JSON: %s", got)
+			}
+		})
+	}
+}
+
+func TestGetAndMembers(t *testing.T) {
+	in := []byte(`{"a":[1,{"b":"]"}],"s":"q\"uote","n":-1.5e3,"t":true,"a":null}`)
+	var keys []string
+	if err := Members(in, func(m Member) bool { keys = append(keys, m.Key); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "s", "n", "t", "a"}; !reflect.DeepEqual(keys, want) {
+		t.Fatalf("keys = %v, want %v", keys, want)
+	}
+	v, err := Get(in, "a")
+	if err != nil || string(v) != "null" {
+		t.Fatalf("Get(a) = %s, %v; want the last one, null", v, err)
+	}
+	v, _ = Get(in, "s")
+	if string(v) != `"q\"uote"` {
+		t.Fatalf("Get(s) = %s", v)
+	}
+	if v, _ := Get(in, "missing"); v != nil {
+		t.Fatalf("Get(missing) = %s, want nil", v)
+	}
+}
+
+func TestInsertMember(t *testing.T) {
+	in := []byte(`{"usage":{"prompt_tokens":3},"x":{}}`)
+	var span Member
+	_ = Members(in, func(m Member) bool {
+		if m.Key == "usage" {
+			span = m
+		}
+		return true
+	})
+	got, err := InsertMember(in, span.ValueStart, span.ValueEnd, "cost", []byte("0.5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"usage":{"prompt_tokens":3,"cost":0.5},"x":{}}`; string(got) != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+	if _, err := InsertMember(in, 0, 3, "k", []byte("1")); err == nil {
+		t.Fatal("InsertMember on a non-object span succeeded")
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, in := range []string{``, `[]`, `"x"`, `{`, `{"a"`, `{"a":`, `{"a":1`, `{"a":"x}`, `{"a":1 "b":2}`, `{a:1}`, `{"a":[1,2}`} {
+		if _, err := Set([]byte(in), "k", []byte("1")); err == nil {
+			t.Errorf("Set(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+// FuzzSet checks that no input panics or hangs, and that on any input that
+// encoding/json accepts as an object, Set yields valid JSON in which the key
+// decodes to the new value.
+func FuzzSet(f *testing.F) {
+	for _, s := range []string{`{"model":"a"}`, `{}`, `{"a":{"b":[1,"}"]}}`, `{"mod\u0065l":1}`, `[`, `{"a":"\\"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := Set(in, "model", []byte(`"z"`))
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(in, &obj) != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("Set rejected a valid object %q: %v", in, err)
+		}
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("Set produced invalid JSON from %q: %s", in, out)
+		}
+		if string(got["model"]) != `"z"` {
+			t.Fatalf("model = %s after Set on %q", got["model"], in)
+		}
+	})
+}
+
+func BenchmarkSetModel(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are helpful."},{"role":"user","content":"Say hello to the world in three languages, please."}],"temperature":0.2,"stream":true}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Set(body, "model", []byte(`"upstream-model"`)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzAppendString checks that any string round-trips through
+// encoding/json exactly as encoding/json itself would encode it.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\", "\x00\x1f\n\t", "\xff\xfe", "\u2028é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := AppendString(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("AppendString(%q) = %s: not valid JSON: %v", s, out, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantS string
+		_ = json.Unmarshal(want, &wantS)
+		if got != wantS {
+			t.Fatalf("AppendString(%q) decodes to %q, encoding/json gives %q", s, got, wantS)
+		}
+	})
+}
+
+func TestDelete(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`{"model":"a","models":["x"],"provider":{"sort":"price"}}`, `{"model":"a"}`},
+		{`{"models":["x"], "model":"a"}`, `{"model":"a"}`},
+		{`{"models":1}`, `{}`},
+		{`{"a":1, "b":2}`, `{"a":1, "b":2}`},
+	}
+	for _, tt := range tests {
+		got, err := Delete([]byte(tt.in), "models", "provider")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("Delete(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

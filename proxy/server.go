@@ -1,0 +1,164 @@
+// Package proxy is Switchyard's gateway: the gin server that authenticates
+// clients, routes each request to a provider deployment (falling back on
+// failure), relays the response — streamed or not — and hands one record per
+// request to a Sink without ever making the client wait on it.
+//
+// Provider wire formats live in proxy/provider/...; deployment choice lives
+// in proxy/route. This package must not import ClickHouse code.
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/keys"
+	"github.com/switchyard/switchyard/proxy/route"
+)
+
+// Upstream is what the proxy needs of a provider adapter: send an
+// OpenAI-shaped body to a path and return the upstream's response.
+type Upstream interface {
+	Post(ctx context.Context, path string, body []byte, stream bool) (*http.Response, error)
+}
+
+// Options are the parts a Server is built from; cmd/switchyard wires them.
+type Options struct {
+	Config    *config.Proxy
+	Keys      *keys.Set
+	Router    *route.Router
+	Upstreams map[string]Upstream
+	Sink      Sink
+	Logger    *slog.Logger
+	Metrics   *Metrics
+}
+
+// Server is the proxy's HTTP handler.
+type Server struct {
+	cfg       *config.Proxy
+	keys      *keys.Set
+	router    *route.Router
+	upstreams map[string]Upstream
+	sink      Sink
+	log       *slog.Logger
+	metrics   *Metrics
+	engine    *gin.Engine
+	bufs      sync.Pool
+
+	modelsOnce sync.Once
+	models     []byte
+}
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{
+		cfg:       o.Config,
+		keys:      o.Keys,
+		router:    o.Router,
+		upstreams: o.Upstreams,
+		sink:      o.Sink,
+		log:       o.Logger,
+		metrics:   o.Metrics,
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(nil)
+	}
+	s.bufs.New = func() any { b := make([]byte, 0, 16<<10); return &b }
+
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recoverPanics)
+	e.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	v1 := e.Group("/v1", s.authenticate)
+	v1.POST("/chat/completions", s.chatCompletions)
+	v1.GET("/models", s.listModels)
+	e.NoRoute(func(c *gin.Context) {
+		s.writeError(c, nil, &apiError{class: errNotFound, message: "no route for " + c.Request.Method + " " + c.Request.URL.Path})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		s.writeError(c, nil, &apiError{class: errMethodNotAllowed, message: c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+	})
+	s.engine = e
+	return s
+}
+
+// Handler returns the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// HTTPServer returns an http.Server for the proxy: no write timeout (streams
+// last as long as the model talks), bounded header reads and idle time.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// NewTransport returns the upstream HTTP transport: pooled keep-alive
+// connections, the configured connect and first-byte timeouts, and no
+// transparent decompression (bodies are relayed as they come).
+func NewTransport(cfg *config.Proxy) *http.Transport {
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   1024,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ResponseHeaderTimeout: cfg.FirstByteTimeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+		WriteBufferSize:       32 << 10,
+		ReadBufferSize:        32 << 10,
+	}
+}
+
+const keyContext = "switchyard.key"
+
+// authenticate accepts the client key from "Authorization: Bearer".
+func (s *Server) authenticate(c *gin.Context) {
+	k, ok := s.keys.Lookup(keys.Bearer(c.GetHeader("Authorization")))
+	if !ok {
+		s.metrics.unauthorized.Inc()
+		s.writeError(c, nil, &apiError{class: errUnauthorized, message: "missing or invalid API key (send Authorization: Bearer <key>)"})
+		c.Abort()
+		return
+	}
+	c.Set(keyContext, k)
+}
+
+func keyOf(c *gin.Context) *keys.Key {
+	v, _ := c.Get(keyContext)
+	k, _ := v.(*keys.Key)
+	return k
+}
+
+// recoverPanics turns a panic in a handler into a 500 in OpenAI's shape and
+// a log line, instead of a dropped connection. A panic is always our bug.
+func (s *Server) recoverPanics(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic in handler", "path", c.Request.URL.Path, "panic", v)
+			if !c.Writer.Written() {
+				s.writeError(c, nil, &apiError{class: errInternal, message: "internal error"})
+			}
+			c.Abort()
+		}
+	}()
+	c.Next()
+}

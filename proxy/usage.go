@@ -1,0 +1,79 @@
+package proxy
+
+import (
+	"math/bits"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/record"
+)
+
+// openAIUsage is the usage object of OpenAI's chat completion responses and
+// final stream chunks.
+type openAIUsage struct {
+	PromptTokens        int64 `json:"prompt_tokens"`
+	CompletionTokens    int64 `json:"completion_tokens"`
+	PromptTokensDetails *struct {
+		CachedTokens int64 `json:"cached_tokens"`
+	} `json:"prompt_tokens_details"`
+	CompletionTokensDetails *struct {
+		ReasoningTokens int64 `json:"reasoning_tokens"`
+	} `json:"completion_tokens_details"`
+}
+
+func (u *openAIUsage) toRecord() record.Usage {
+	out := record.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}
+	if u.PromptTokensDetails != nil {
+		out.CachedTokens = u.PromptTokensDetails.CachedTokens
+	}
+	if u.CompletionTokensDetails != nil {
+		out.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
+	}
+	return out
+}
+
+// costNanoUSD prices usage exactly. Token prices are nano-USD per million
+// tokens, so the sum is kept in 128 bits and divided once, rounding half up:
+// the result is the invoice's figure to the nano-dollar, whatever the mix of
+// token classes.
+//
+// Prompt tokens include cached and cache-write tokens (record.Usage's
+// convention); each class is billed once, at its own price. Reasoning tokens
+// are part of completion tokens and billed at the output price.
+func costNanoUSD(p config.Pricing, u record.Usage) int64 {
+	cachedPrice := p.CachedInputPrice().NanoUSD
+	cacheWritePrice := p.CacheWritePrice().NanoUSD
+	uncached := u.PromptTokens - u.CachedTokens - u.CacheWriteTokens
+	var hi, lo uint64
+	add := func(tokens, price int64) {
+		if tokens <= 0 || price <= 0 {
+			return
+		}
+		h, l := bits.Mul64(uint64(tokens), uint64(price))
+		var carry uint64
+		lo, carry = bits.Add64(lo, l, 0)
+		hi += h + carry
+	}
+	add(uncached, p.Input.NanoUSD)
+	add(u.CachedTokens, cachedPrice)
+	add(u.CacheWriteTokens, cacheWritePrice)
+	add(u.CompletionTokens, p.Output.NanoUSD)
+	// Round half up: add half a million before dividing by a million.
+	var carry uint64
+	lo, carry = bits.Add64(lo, 500_000, 0)
+	hi += carry
+	if hi >= 1_000_000 {
+		// Over 2^64 nano-USD: no real request costs this much.
+		return -1
+	}
+	q, _ := bits.Div64(hi, lo, 1_000_000)
+	total := q + uint64(p.Request.NanoUSD)
+	if total > 1<<63-1 {
+		return -1
+	}
+	return int64(total)
+}
+
+// appendUSD appends nano-USD as an exact JSON number in USD.
+func appendUSD(dst []byte, nanoUSD int64) []byte {
+	return append(dst, config.FormatUSD(nanoUSD)...)
+}
