@@ -74,9 +74,10 @@ type Kafka struct {
 	DLQTopic      string   `yaml:"dlq_topic"`
 	ConsumerGroup string   `yaml:"consumer_group"`
 	// CreateTopics creates the topics at start-up when they are missing,
-	// with Partitions partitions.
-	CreateTopics bool `yaml:"create_topics"`
-	Partitions   int  `yaml:"partitions"`
+	// with Partitions partitions and ReplicationFactor replicas.
+	CreateTopics      bool `yaml:"create_topics"`
+	Partitions        int  `yaml:"partitions"`
+	ReplicationFactor int  `yaml:"replication_factor"`
 }
 
 // ClickHouse names the server (native protocol) and database.

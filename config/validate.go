@@ -78,6 +78,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&k.DLQTopic, DefaultDLQTopic)
 	setDefault(&k.ConsumerGroup, DefaultConsumerGroup)
 	setDefault(&k.Partitions, DefaultPartitions)
+	setDefault(&k.ReplicationFactor, 1)
 
 	ch := &c.ClickHouse
 	if len(ch.Addr) == 0 {
@@ -140,6 +141,7 @@ func (c *Config) Validate() error {
 		bad("kafka.dlq_topic", "must differ from kafka.topic")
 	}
 	checkPositive("kafka.partitions", int64(c.Kafka.Partitions))
+	checkPositive("kafka.replication_factor", int64(c.Kafka.ReplicationFactor))
 	for i, a := range c.ClickHouse.Addr {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad(fmt.Sprintf("clickhouse.addr[%d]", i), "%q is not host:port", a)

@@ -127,7 +127,8 @@ func (ex *exchange) commit(contentType string) {
 	h["Content-Type"] = []string{contentType}
 	h["X-Switchyard-Provider"] = []string{ex.rec.Provider}
 	h["X-Switchyard-Model"] = []string{ex.rec.Model}
-	h["X-Switchyard-Attempts"] = []string{strconv.Itoa(len(ex.rec.Attempts))}
+	// The serving attempt is appended to the record when it ends.
+	h["X-Switchyard-Attempts"] = []string{strconv.Itoa(len(ex.rec.Attempts) + 1)}
 	ex.c.Writer.WriteHeader(http.StatusOK)
 	ex.committed = true
 	ex.rec.StatusCode = http.StatusOK

@@ -37,6 +37,8 @@ type Options struct {
 	Sink      Sink
 	Logger    *slog.Logger
 	Metrics   *Metrics
+	// MetricsHandler, when set, is served at GET /metrics.
+	MetricsHandler http.Handler
 }
 
 // Server is the proxy's HTTP handler.
@@ -76,6 +78,9 @@ func New(o Options) *Server {
 	e.HandleMethodNotAllowed = true
 	e.Use(s.recoverPanics)
 	e.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	if o.MetricsHandler != nil {
+		e.GET("/metrics", gin.WrapH(o.MetricsHandler))
+	}
 	v1 := e.Group("/v1", s.authenticate)
 	v1.POST("/chat/completions", s.chatCompletions)
 	v1.GET("/models", s.listModels)

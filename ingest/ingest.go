@@ -1,0 +1,257 @@
+// Package ingest consumes request records from Kafka and writes them into
+// ClickHouse in batches. Offsets are committed only after the batch is
+// stored, so a crash replays records rather than losing them (replays are
+// folded by the ReplacingMergeTree tables). Messages that cannot be decoded
+// go to the dead-letter topic with the reason, and consumption carries on.
+//
+// This package must not import the proxy or gin.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchyard/switchyard/record"
+)
+
+// Fetcher is the part of *kafka.Reader the ingester uses.
+type Fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Store persists decoded records. Insert must be safe to retry with the
+// same records.
+type Store interface {
+	Insert(ctx context.Context, recs []*record.Record) error
+}
+
+// DeadLetters receives messages that cannot be ingested.
+type DeadLetters interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Options configure an Ingester.
+type Options struct {
+	BatchSize       int
+	FlushInterval   time.Duration
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
+	// DrainTimeout bounds the final flush after the context is canceled.
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Stats are the ingester's counters since start.
+type Stats struct {
+	Inserted     int64 // records written to the store
+	Batches      int64
+	DeadLettered int64
+	InsertErrors int64 // failed insert attempts (each retried)
+	LastFlushAt  int64 // unix ms of the last stored batch
+}
+
+// Ingester moves records from a Fetcher to a Store.
+type Ingester struct {
+	src  Fetcher
+	dst  Store
+	dlq  DeadLetters
+	opts Options
+	log  *slog.Logger
+
+	inserted, batches, deadLettered, insertErrors, lastFlush atomic.Int64
+}
+
+// New returns an ingester.
+func New(src Fetcher, dst Store, dlq DeadLetters, opts Options) *Ingester {
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	return &Ingester{src: src, dst: dst, dlq: dlq, opts: opts, log: opts.Logger}
+}
+
+// Stats returns the counters.
+func (in *Ingester) Stats() Stats {
+	return Stats{
+		Inserted:     in.inserted.Load(),
+		Batches:      in.batches.Load(),
+		DeadLettered: in.deadLettered.Load(),
+		InsertErrors: in.insertErrors.Load(),
+		LastFlushAt:  in.lastFlush.Load(),
+	}
+}
+
+// Run consumes until ctx is canceled, then stores and commits what it has
+// already fetched and returns nil. Storage keeps retrying for DrainTimeout
+// after ctx is canceled. After a batch fails to store, nothing later is
+// committed (a later offset would skip it): Run returns the error and the
+// records are consumed again by the next run.
+func (in *Ingester) Run(ctx context.Context) error {
+	fetched := make(chan kafka.Message, in.opts.BatchSize)
+	fetchErr := make(chan error, 1)
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	defer stopFetching()
+	go func() {
+		defer close(fetched)
+		for {
+			m, err := in.src.FetchMessage(fetchCtx)
+			if err != nil {
+				if fetchCtx.Err() == nil {
+					fetchErr <- err
+				}
+				return
+			}
+			select {
+			case fetched <- m:
+			case <-fetchCtx.Done():
+				// Not handed over: it stays uncommitted and is fetched again
+				// by whoever consumes the partition next.
+				return
+			}
+		}
+	}()
+
+	// storeCtx outlives ctx by DrainTimeout so that a shutdown stores what
+	// was fetched instead of abandoning an insert half-way.
+	storeCtx, cancelStore := context.WithCancel(context.Background())
+	defer cancelStore()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(in.opts.DrainTimeout, cancelStore)
+		context.AfterFunc(storeCtx, func() { t.Stop() })
+	})
+	defer stop()
+
+	batch := make([]kafka.Message, 0, in.opts.BatchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := in.flush(storeCtx, batch)
+		batch = batch[:0]
+		return err
+	}
+	for {
+		select {
+		case m, ok := <-fetched:
+			if !ok {
+				// The fetcher stopped: shutdown, or a broken source.
+				err := flush()
+				select {
+				case ferr := <-fetchErr:
+					return errors.Join(fmt.Errorf("fetch: %w", ferr), err)
+				default:
+					return err
+				}
+			}
+			if len(batch) == 0 {
+				timer.Reset(in.opts.FlushInterval)
+			}
+			batch = append(batch, m)
+			if len(batch) >= in.opts.BatchSize {
+				timer.Stop()
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-timer.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// flush stores one batch, dead-letters its undecodable messages, and
+// commits its offsets. Storage is retried with backoff for as long as ctx
+// allows: records are never skipped because ClickHouse is down.
+func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
+	recs := make([]*record.Record, 0, len(batch))
+	var dead []kafka.Message
+	for _, m := range batch {
+		r, err := record.Decode(m.Value)
+		if err != nil {
+			dead = append(dead, deadLetter(m, err))
+			continue
+		}
+		recs = append(recs, r)
+	}
+	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
+		err := in.dst.Insert(ctx, recs)
+		if err != nil {
+			in.insertErrors.Add(1)
+			in.log.Warn("insert failed; retrying", "records", len(recs), "err", err)
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	if len(dead) > 0 {
+		if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
+			return in.dlq.WriteMessages(ctx, dead...)
+		}); err != nil {
+			return fmt.Errorf("dead-letter: %w", err)
+		}
+		in.deadLettered.Add(int64(len(dead)))
+		in.log.Warn("messages dead-lettered", "count", len(dead), "first_reason", string(headerValue(dead[0], "switchyard-error")))
+	}
+	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
+		return in.src.CommitMessages(ctx, batch...)
+	}); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	in.inserted.Add(int64(len(recs)))
+	in.batches.Add(1)
+	in.lastFlush.Store(time.Now().UnixMilli())
+	return nil
+}
+
+// deadLetter wraps an undecodable message for the dead-letter topic: the
+// original bytes, the reason and where it came from.
+func deadLetter(m kafka.Message, err error) kafka.Message {
+	return kafka.Message{
+		Key:   m.Key,
+		Value: m.Value,
+		Headers: append(m.Headers[:len(m.Headers):len(m.Headers)],
+			kafka.Header{Key: "switchyard-error", Value: []byte(err.Error())},
+			kafka.Header{Key: "switchyard-topic", Value: []byte(m.Topic)},
+			kafka.Header{Key: "switchyard-partition", Value: []byte(strconv.Itoa(m.Partition))},
+			kafka.Header{Key: "switchyard-offset", Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		),
+	}
+}
+
+func headerValue(m kafka.Message, key string) []byte {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
+}
+
+// retry calls f until it succeeds or ctx ends, waiting between attempts
+// with exponential backoff.
+func retry(ctx context.Context, backoff, maxBackoff time.Duration, f func() error) error {
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}

@@ -1,0 +1,92 @@
+// Package kafkax builds the segmentio/kafka-go writers and readers that the
+// proxy and the ingester use, with Switchyard's settings in one place, and
+// creates topics when asked to.
+package kafkax
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchyard/switchyard/config"
+)
+
+// NewWriter returns a synchronous writer for topic: each WriteMessages call
+// returns once the broker has the whole batch (acks from all in-sync
+// replicas), which is what lets callers retry instead of losing records.
+// Messages are partitioned by key (the request id).
+func NewWriter(cfg config.Kafka, topic string, batchSize int) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(cfg.Brokers...),
+		Topic:        topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    batchSize,
+		BatchBytes:   64 << 20,
+		// The caller hands over whole batches; waiting for more would only
+		// add latency.
+		BatchTimeout: time.Millisecond,
+		WriteTimeout: 10 * time.Second,
+		ReadTimeout:  10 * time.Second,
+		MaxAttempts:  3,
+		Compression:  kafka.Lz4,
+	}
+}
+
+// NewReader returns a consumer-group reader of cfg.Topic that commits only
+// when asked to (CommitMessages), starting from the earliest offset when the
+// group has none.
+func NewReader(cfg config.Kafka) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		GroupID:        cfg.ConsumerGroup,
+		Topic:          cfg.Topic,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		CommitInterval: 0,
+		StartOffset:    kafka.FirstOffset,
+		QueueCapacity:  10000,
+	})
+}
+
+// EnsureTopics creates the record and dead-letter topics if they do not
+// exist.
+func EnsureTopics(ctx context.Context, cfg config.Kafka) error {
+	var d kafka.Dialer
+	var conn *kafka.Conn
+	var err error
+	for _, b := range cfg.Brokers {
+		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("kafka: dial %v: %w", cfg.Brokers, err)
+	}
+	defer conn.Close()
+	controller, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("kafka: find controller: %w", err)
+	}
+	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(controller.Host, strconv.Itoa(controller.Port)))
+	if err != nil {
+		return fmt.Errorf("kafka: dial controller: %w", err)
+	}
+	defer cc.Close()
+	topics := []kafka.TopicConfig{
+		{Topic: cfg.Topic, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor},
+		{Topic: cfg.DLQTopic, NumPartitions: 1, ReplicationFactor: cfg.ReplicationFactor},
+	}
+	for _, t := range topics {
+		if err := cc.CreateTopics(t); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: create topic %s: %w", t.Topic, err)
+		}
+	}
+	return nil
+}
