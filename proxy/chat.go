@@ -150,6 +150,9 @@ func withModel(body []byte, requested, upstream string) ([]byte, error) {
 func jsonError(err error) *apiError {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
+		if typeErr.Field == "" {
+			return &apiError{class: errInvalidRequest, message: "request body must be a JSON object, got JSON " + typeErr.Value}
+		}
 		return &apiError{class: errInvalidRequest, param: typeErr.Field, message: typeErr.Field + ": expected " + typeErr.Type.String() + ", got JSON " + typeErr.Value}
 	}
 	return &apiError{class: errInvalidJSON, message: "request body is not valid JSON: " + err.Error()}
