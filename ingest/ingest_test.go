@@ -1,0 +1,309 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/kafkax"
+	"github.com/switchyard/switchyard/internal/testenv"
+	"github.com/switchyard/switchyard/record"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// kafkaConfig returns a config for a fresh broker with both topics.
+func kafkaConfig(t *testing.T) config.Kafka {
+	cfg := config.Config{}
+	cfg.ApplyDefaults()
+	cfg.Kafka.Brokers = testenv.Kafka(t, cfg.Kafka.Topic, cfg.Kafka.DLQTopic)
+	return cfg.Kafka
+}
+
+func testRecord(i int) *record.Record {
+	return &record.Record{
+		RequestID:      fmt.Sprintf("01a21773-0000-7000-8000-%012d", i),
+		TraceID:        "4bf92f3577b34da6a3ce929d0e0e4736",
+		SpanID:         fmt.Sprintf("%016x", i+1),
+		StartedAtMs:    time.Now().UnixMilli(),
+		LatencyMs:      120,
+		Endpoint:       "/v1/chat/completions",
+		ModelRequested: "gpt-4o",
+		Model:          "gpt-4o",
+		Provider:       "p1",
+		KeyID:          "k1",
+		Team:           "t",
+		Tags:           []string{"a"},
+		Metadata:       map[string]string{"feature": "x"},
+		StatusCode:     200,
+		Outcome:        record.OutcomeOK,
+		Usage:          record.Usage{PromptTokens: 10, CompletionTokens: int64(i)},
+		CostNUSD:       int64(1000 + i),
+		Attempts:       []record.Attempt{{Provider: "p1", Model: "gpt-4o", StatusCode: 200, LatencyMs: 100}},
+		RequestBody:    `{"model":"gpt-4o"}`,
+		ResponseBody:   `{"choices":[]}`,
+	}
+}
+
+func produce(t *testing.T, cfg config.Kafka, values ...[]byte) {
+	t.Helper()
+	w := kafkax.NewWriter(cfg, cfg.Topic, 100)
+	defer w.Close()
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		msgs[i] = kafka.Message{Key: []byte(fmt.Sprint(i)), Value: v}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func encode(t *testing.T, r *record.Record) []byte {
+	b, err := record.Encode(nil, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testOptions() Options {
+	return Options{BatchSize: 50, FlushInterval: 50 * time.Millisecond, RetryBackoff: 10 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond, Logger: quiet}
+}
+
+// runIngester runs an ingester until the returned stop is called; stop
+// returns Run's error.
+func runIngester(t *testing.T, in *Ingester) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(60 * time.Second):
+			t.Fatal("ingester did not stop")
+			return nil
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countRows(t *testing.T, cfg config.ClickHouse, table string) uint64 {
+	t.Helper()
+	conn := testenv.Conn(t, cfg)
+	var n uint64
+	if err := conn.QueryRow(context.Background(), "SELECT count() FROM (SELECT request_id FROM "+table+" GROUP BY request_id)").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestIngestIntoClickHouse(t *testing.T) {
+	kcfg := kafkaConfig(t)
+	chcfg := testenv.ClickHouse(t)
+	const n = 230
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = encode(t, testRecord(i))
+	}
+	produce(t, kcfg, values...)
+
+	reader := kafkax.NewReader(kcfg)
+	dlq := kafkax.NewWriter(kcfg, kcfg.DLQTopic, 10)
+	defer dlq.Close()
+	in := New(reader, NewClickHouseStore(testenv.Conn(t, chcfg)), dlq, testOptions())
+	stop := runIngester(t, in)
+	waitFor(t, "every record stored", func() bool { return in.Stats().Inserted == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	reader.Close()
+	if got := countRows(t, chcfg, "requests"); got != n {
+		t.Fatalf("requests has %d distinct ids, want %d", got, n)
+	}
+	if got := countRows(t, chcfg, "request_bodies"); got != n {
+		t.Fatalf("request_bodies has %d distinct ids, want %d", got, n)
+	}
+	if got := countRows(t, chcfg, "trace_index"); got != n {
+		t.Fatalf("trace_index has %d ids, want %d", got, n)
+	}
+	var cost int64
+	conn := testenv.Conn(t, chcfg)
+	if err := conn.QueryRow(context.Background(), "SELECT sum(cost_nusd) FROM requests").Scan(&cost); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(n*1000 + n*(n-1)/2); cost != want {
+		t.Fatalf("sum(cost_nusd) = %d, want %d", cost, want)
+	}
+	// Offsets were committed: the group has nothing left to read.
+	again := kafkax.NewReader(kcfg)
+	defer again.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if m, err := again.FetchMessage(ctx); err == nil {
+		t.Fatalf("the group reads offset %d again after a clean stop", m.Offset)
+	}
+}
+
+func TestPoisonMessagesGoToTheDeadLetterTopic(t *testing.T) {
+	kcfg := kafkaConfig(t)
+	chcfg := testenv.ClickHouse(t)
+	futureJSON := []byte(fmt.Sprintf(`{"schema_version":%d,"request_id":"x"}`, record.SchemaVersion+1))
+	produce(t, kcfg,
+		encode(t, testRecord(1)),
+		[]byte("not json at all"),
+		encode(t, testRecord(2)),
+		futureJSON,
+		[]byte(`{"schema_version":1}`),
+		encode(t, testRecord(3)),
+	)
+	reader := kafkax.NewReader(kcfg)
+	defer reader.Close()
+	dlq := kafkax.NewWriter(kcfg, kcfg.DLQTopic, 10)
+	defer dlq.Close()
+	in := New(reader, NewClickHouseStore(testenv.Conn(t, chcfg)), dlq, testOptions())
+	stop := runIngester(t, in)
+	waitFor(t, "good records stored and poison dead-lettered", func() bool {
+		st := in.Stats()
+		return st.Inserted == 3 && st.DeadLettered == 3
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, chcfg, "requests"); got != 3 {
+		t.Fatalf("%d records stored, want 3", got)
+	}
+	dr := kafka.NewReader(kafka.ReaderConfig{Brokers: kcfg.Brokers, Topic: kcfg.DLQTopic, GroupID: "dlq-reader", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
+	defer dr.Close()
+	reasons := map[string]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(reasons) < 3 {
+		m, err := dr.ReadMessage(ctx)
+		if err != nil {
+			t.Fatalf("reading the dead-letter topic: %v (have %v)", err, reasons)
+		}
+		if string(headerValue(m, "switchyard-topic")) != kcfg.Topic || headerValue(m, "switchyard-offset") == nil {
+			t.Errorf("dead letter lacks its origin: %+v", m.Headers)
+		}
+		reasons[string(m.Value)] = string(headerValue(m, "switchyard-error"))
+	}
+	if r := reasons["not json at all"]; r == "" {
+		t.Errorf("no reason for the non-JSON message: %v", reasons)
+	}
+	if r := reasons[string(futureJSON)]; !strings.Contains(r, "unsupported schema_version") {
+		t.Errorf("reason for the future version: %q", r)
+	}
+	if r := reasons[`{"schema_version":1}`]; !strings.Contains(r, "request_id") {
+		t.Errorf("reason for the record without id: %q", r)
+	}
+}
+
+// flakyStore fails its first failures inserts, as a ClickHouse that is down
+// would.
+type flakyStore struct {
+	Store
+	failures atomic.Int32
+	calls    atomic.Int32
+}
+
+func (s *flakyStore) Insert(ctx context.Context, recs []*record.Record) error {
+	s.calls.Add(1)
+	if s.failures.Add(-1) >= 0 {
+		return errors.New("connection refused")
+	}
+	return s.Store.Insert(ctx, recs)
+}
+
+func TestInsertFailuresAreRetriedWithoutLoss(t *testing.T) {
+	kcfg := kafkaConfig(t)
+	chcfg := testenv.ClickHouse(t)
+	const n = 120
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = encode(t, testRecord(i))
+	}
+	produce(t, kcfg, values...)
+	store := &flakyStore{Store: NewClickHouseStore(testenv.Conn(t, chcfg))}
+	store.failures.Store(5)
+	reader := kafkax.NewReader(kcfg)
+	defer reader.Close()
+	in := New(reader, store, nil, testOptions())
+	stop := runIngester(t, in)
+	waitFor(t, "every record stored", func() bool { return in.Stats().Inserted == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := in.Stats(); st.InsertErrors != 5 {
+		t.Errorf("insert errors = %d, want 5", st.InsertErrors)
+	}
+	if got := countRows(t, chcfg, "requests"); got != n {
+		t.Fatalf("%d records stored, want %d", got, n)
+	}
+}
+
+func TestShutdownStoresWhatWasFetched(t *testing.T) {
+	kcfg := kafkaConfig(t)
+	chcfg := testenv.ClickHouse(t)
+	const n = 40
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = encode(t, testRecord(i))
+	}
+	produce(t, kcfg, values...)
+	reader := kafkax.NewReader(kcfg)
+	defer reader.Close()
+	opts := testOptions()
+	opts.BatchSize = 1000
+	opts.FlushInterval = time.Hour // only the shutdown flushes
+	fetchCounter := &countingFetcher{Fetcher: reader}
+	in := New(fetchCounter, NewClickHouseStore(testenv.Conn(t, chcfg)), nil, opts)
+	stop := runIngester(t, in)
+	waitFor(t, "every message fetched", func() bool { return fetchCounter.n.Load() == n })
+	if in.Stats().Inserted != 0 {
+		t.Fatal("stored before the flush interval")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := countRows(t, chcfg, "requests"); got != n {
+		t.Fatalf("%d records stored at shutdown, want %d", got, n)
+	}
+}
+
+type countingFetcher struct {
+	Fetcher
+	n atomic.Int64
+}
+
+func (f *countingFetcher) FetchMessage(ctx context.Context) (kafka.Message, error) {
+	m, err := f.Fetcher.FetchMessage(ctx)
+	if err == nil {
+		f.n.Add(1)
+	}
+	return m, err
+}
