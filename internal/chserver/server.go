@@ -112,7 +112,7 @@ func Find(binary string) (Command, error) {
 	if binary != "" {
 		path, err := exec.LookPath(binary)
 		if err != nil {
-			return Command{}, fmt.Errorf("%w: %s: %v", ErrNotFound, binary, err)
+			return Command{}, fmt.Errorf("%w: %s: %v; %s", ErrNotFound, binary, err, installHint)
 		}
 		return commandFor(path), nil
 	}
@@ -242,9 +242,8 @@ func start(ctx context.Context, command Command, dir string, tcpPort, httpPort i
 	defer timeout.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	client := &http.Client{Timeout: time.Second}
 	for {
-		if s.ping(ctx, client) {
+		if s.ping(ctx) {
 			return s, nil
 		}
 		select {
@@ -263,12 +262,20 @@ func start(ctx context.Context, command Command, dir string, tcpPort, httpPort i
 
 var errStartFailed = errors.New("server did not start")
 
-func (s *Server) ping(ctx context.Context, client *http.Client) bool {
+// httpClient never keeps a connection open: on SIGTERM the server waits for
+// open connections to close, up to keep_alive_timeout, which would add
+// seconds to every Stop.
+var httpClient = &http.Client{
+	Timeout:   5 * time.Second,
+	Transport: &http.Transport{DisableKeepAlives: true},
+}
+
+func (s *Server) ping(ctx context.Context) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.httpURL("/ping"), nil)
 	if err != nil {
 		return false
 	}
-	resp, err := client.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return false
 	}
@@ -301,7 +308,7 @@ func (s *Server) Version(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("chserver: version: %w", err)
 	}

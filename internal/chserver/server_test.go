@@ -183,3 +183,38 @@ func TestFreePort(t *testing.T) {
 	}
 	ln.Close()
 }
+
+func TestFindPrefersPathAndRunsSingleBinaryAsServer(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "clickhouse")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	cmd, err := chserver.Find("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmd.Path != fake || len(cmd.Args) != 1 || cmd.Args[0] != "server" {
+		t.Fatalf("Find = %+v, want %s run as `clickhouse server`", cmd, fake)
+	}
+
+	server := filepath.Join(dir, "clickhouse-server")
+	if err := os.WriteFile(server, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if cmd, err = chserver.Find(""); err != nil || cmd.Path != server || len(cmd.Args) != 0 {
+		t.Fatalf("Find = %+v, %v, want %s first", cmd, err, server)
+	}
+}
+
+func TestEarlyExitReportsStderr(t *testing.T) {
+	fake := filepath.Join(t.TempDir(), "clickhouse-server")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'Cannot parse config: boom' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := chserver.Start(context.Background(), chserver.Options{Dir: t.TempDir(), Binary: fake})
+	if err == nil || !strings.Contains(err.Error(), "boom") || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("err = %v, want the exit status and the server's stderr", err)
+	}
+}
