@@ -88,9 +88,9 @@ func (s *Server) chatCompletion(w http.ResponseWriter, r *http.Request, p *provi
 		case status >= 500:
 			stats.errors.Add(1)
 		}
-		// A rate limiter turns a request away at the door; any other failure
-		// comes after the provider has spent its time on the request.
-		if status != http.StatusTooManyRequests && !wait(r.Context(), b.latency) {
+		// A server error comes after the provider has spent its time on the
+		// request; a 4xx (a rate limiter, say) turns it away at the door.
+		if status >= 500 && !wait(r.Context(), b.latency) {
 			stats.canceled.Add(1)
 			return
 		}

@@ -2,6 +2,7 @@ package mock
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -556,5 +557,69 @@ func TestMalformedAndCutPlainResponses(t *testing.T) {
 	}
 	if len(got) != 10 {
 		t.Errorf("got %d bytes before the cut, want 10", len(got))
+	}
+}
+
+// Rejections do not wait for the latency: with an hour of it, they would
+// never come.
+func TestRejectionsAreImmediate(t *testing.T) {
+	s := New([]config.MockProvider{{Name: "slow", APIKey: "sk-k", Latency: time.Hour}})
+	tests := []struct {
+		name    string
+		body    string
+		headers []string
+		status  int
+	}{
+		{"bad key", basicBody, []string{"Authorization", "Bearer nope"}, 401},
+		{"invalid request", `{"model":"m"}`, []string{"Authorization", "Bearer sk-k"}, 400},
+		{"forced 429", basicBody, []string{"Authorization", "Bearer sk-k", HeaderStatus, "429"}, 429},
+		{"forced 403", basicBody, []string{"Authorization", "Bearer sk-k", HeaderStatus, "403"}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan int, 1)
+			go func() {
+				req := httptest.NewRequest(http.MethodPost, "/slow/v1/chat/completions", strings.NewReader(tt.body))
+				for i := 0; i+1 < len(tt.headers); i += 2 {
+					req.Header.Set(tt.headers[i], tt.headers[i+1])
+				}
+				rec := httptest.NewRecorder()
+				s.ServeHTTP(rec, req)
+				done <- rec.Code
+			}()
+			select {
+			case code := <-done:
+				if code != tt.status {
+					t.Errorf("status %d, want %d", code, tt.status)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the rejection waited for the latency")
+			}
+		})
+	}
+}
+
+type endlessReader struct{}
+
+func (endlessReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	s := New([]config.MockProvider{testProvider("alpha")})
+	declared := httptest.NewRequest(http.MethodPost, "/alpha/v1/chat/completions", strings.NewReader(basicBody))
+	declared.ContentLength = maxRequestBytes + 1
+	undeclared := httptest.NewRequest(http.MethodPost, "/alpha/v1/chat/completions", io.LimitReader(endlessReader{}, maxRequestBytes+1))
+	undeclared.ContentLength = -1
+	for _, req := range []*http.Request{declared, undeclared} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("status %d, want 413", rec.Code)
+		}
+		checkError(t, rec.Body.Bytes(), "invalid_request_error", "", "")
 	}
 }

@@ -40,11 +40,12 @@
 //     "Retry-After: 1", type and code "rate_limit_exceeded". One random draw
 //     per request decides, so the two rates are exclusive.
 //   - Latency. Latency plus a uniform random 0..Jitter passes before the
-//     response headers; for a stream that is the time to the first token, as
-//     the headers, the role chunk and the first content chunk go out together
-//     after it. A 500 also waits (the provider failed while working); 400,
-//     401, 404 and 429 answer at once (they are turned away at the door). A
-//     client that goes away ends the wait, and the request counts as canceled.
+//     response headers; for a stream it is the time to the first token,
+//     since the headers, the role chunk and the first content chunk all go
+//     out once it has passed. A 5xx also waits (the provider failed while
+//     working); 4xx answers, 429 included, come at once (the request is
+//     turned away at the door). A client that goes away ends the wait, and
+//     the request counts as canceled.
 //   - Tokens. The completion is CompletionTokens "words", one token each
 //     ("The", " quick", " brown", …), fewer when the request's max_tokens or
 //     max_completion_tokens (the smaller of the two) is lower, and then
@@ -63,11 +64,11 @@
 // # Responses
 //
 // A plain response is a chat.completion exactly as OpenAI sends it: id
-// ("chatcmpl-" and 29 random letters), object, created, model, choices
-// [{index, message{role "assistant", content, refusal null, annotations []},
-// logprobs null, finish_reason}], usage{prompt_tokens, completion_tokens,
-// total_tokens, prompt_tokens_details{cached_tokens, audio_tokens},
-// completion_tokens_details{reasoning_tokens, audio_tokens,
+// ("chatcmpl-" and 29 random letters and digits), object, created, model,
+// choices [{index, message{role "assistant", content, refusal null,
+// annotations []}, logprobs null, finish_reason}], usage{prompt_tokens,
+// completion_tokens, total_tokens, prompt_tokens_details{cached_tokens,
+// audio_tokens}, completion_tokens_details{reasoning_tokens, audio_tokens,
 // accepted_prediction_tokens, rejected_prediction_tokens}}, service_tier
 // "default", and a system_fingerprint fixed per provider.
 //
@@ -100,8 +101,9 @@
 //	X-Mock-Completion-Tokens: 100  completion length, 0 to 1,048,576 (max_tokens still caps it)
 //	X-Mock-Tokens-Per-Second: 50   stream pacing; 0 sends chunks back to back
 //	X-Mock-Cut-After: 3            streams: drop the connection after the role chunk and 3
-//	                               content chunks (or after all of them, if there are fewer),
-//	                               with no finish chunk and no [DONE]; plain responses:
+//	                               content chunks (0: right after the role chunk; all of them,
+//	                               if there are fewer), so with no finish chunk, no usage and
+//	                               no [DONE]; plain responses:
 //	                               promise the whole body, send its first 3 bytes, drop
 //	                               the connection
 //	X-Mock-Malformed: 1            plain responses: 200 whose body is the first half of the

@@ -227,6 +227,9 @@ func readBody(r *http.Request, buf []byte) ([]byte, *apiError) {
 	if r.ContentLength > maxRequestBytes {
 		return buf, tooLarge()
 	}
+	if r.Body == nil { // a Request built by hand rather than by net/http
+		return buf, nil
+	}
 	if n := int(r.ContentLength); n > 0 && cap(buf) < n+1 {
 		// One more than the body so that the final read sees io.EOF without
 		// growing again.

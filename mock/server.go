@@ -18,7 +18,8 @@ const defaultCompletionTokens = 32
 
 // Server serves simulated OpenAI-compatible providers, each under
 // /{name}/v1/. It is an http.Handler; see the package documentation for the
-// paths, headers and behaviours.
+// paths, headers and behaviours. The zero Server serves no provider until
+// SetProvider adds one.
 type Server struct {
 	// providers is replaced whole (copy on write) by SetProvider, so that a
 	// request only loads a pointer and never takes a lock.
@@ -84,8 +85,14 @@ func New(providers []config.MockProvider) *Server {
 func (s *Server) SetProvider(p config.MockProvider) {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
-	current := *s.providers.Load()
+	var current map[string]*provider
+	if m := s.providers.Load(); m != nil {
+		current = *m
+	}
 	next := maps.Clone(current)
+	if next == nil {
+		next = map[string]*provider{}
+	}
 	var stats *counters
 	if prev := current[p.Name]; prev != nil {
 		stats = prev.stats
@@ -96,7 +103,7 @@ func (s *Server) SetProvider(p config.MockProvider) {
 
 // Stats returns the named provider's counters; zero for an unknown name.
 func (s *Server) Stats(name string) Stats {
-	p := (*s.providers.Load())[name]
+	p := s.provider(name)
 	if p == nil {
 		return Stats{}
 	}
@@ -107,6 +114,15 @@ func (s *Server) Stats(name string) Stats {
 		Streams:     p.stats.streams.Load(),
 		Canceled:    p.stats.canceled.Load(),
 	}
+}
+
+// provider returns the named provider, or nil. The zero Server has none.
+func (s *Server) provider(name string) *provider {
+	m := s.providers.Load()
+	if m == nil {
+		return nil
+	}
+	return (*m)[name]
 }
 
 func newProvider(cfg config.MockProvider, stats *counters) *provider {
@@ -171,7 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	p := (*s.providers.Load())[name]
+	p := s.provider(name)
 	if p == nil {
 		writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error", code: "unknown_provider",
 			message: "Unknown mock provider " + strconv.Quote(name) + "; paths are /{provider}/v1/..."})
