@@ -248,3 +248,12 @@ func databaseName(testName string) string {
 	fmt.Fprintf(&b, "_%d_%d", os.Getpid(), databaseSeq.Add(1))
 	return b.String()
 }
+
+// RequireClickHouseBinary fails (in CI) or skips the test when no ClickHouse
+// server binary is installed, for tests that start servers themselves.
+func RequireClickHouseBinary(t testing.TB) {
+	t.Helper()
+	if _, err := chserver.Find(os.Getenv(envBinary)); err != nil {
+		missingOrFatal(t, err)
+	}
+}
