@@ -20,37 +20,17 @@ import (
 
 const endpointChat = "/v1/chat/completions"
 
-// chatRequest holds the few fields of a chat completion request the proxy
-// acts on; the body itself is relayed as the client wrote it.
-type chatRequest struct {
-	Model         string          `json:"model"`
-	Messages      json.RawMessage `json:"messages"`
-	Stream        bool            `json:"stream"`
-	StreamOptions json.RawMessage `json:"stream_options"`
-	User          string          `json:"user"`
-	SessionID     string          `json:"session_id"`
-	// OpenRouter's extensions, understood here and never sent upstream.
-	Models   json.RawMessage `json:"models"`
-	Provider json.RawMessage `json:"provider"`
-	Usage    json.RawMessage `json:"usage"`
-}
-
-// routerOnlyFields are request members that steer Switchyard and that an
-// upstream would reject as unknown arguments.
-var routerOnlyFields = []string{"models", "provider", "session_id", "usage", "transforms", "route"}
-
 func (s *Server) chatCompletions(c *gin.Context) {
 	ex := s.begin(c, endpointChat)
 	defer ex.finish()
-	body, ok := ex.readBody()
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	body, ok := ex.readBody((*bp)[:0])
+	*bp = body[:0]
 	if !ok {
 		return
 	}
-	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		ex.fail(jsonError(err))
-		return
-	}
+	req, perr := parseChatRequest(body)
 	rec := ex.rec
 	rec.ModelRequested, rec.Stream = req.Model, req.Stream
 	if rec.User == "" {
@@ -62,12 +42,8 @@ func (s *Server) chatCompletions(c *gin.Context) {
 	if *s.cfg.RecordBodies {
 		rec.RequestBody = ex.truncateBody(body)
 	}
-	switch {
-	case req.Model == "":
-		ex.fail(&apiError{class: errInvalidRequest, param: "model", message: "model is required"})
-		return
-	case len(req.Messages) < 2 || req.Messages[0] != '[' || string(req.Messages) == "[]":
-		ex.fail(&apiError{class: errInvalidRequest, param: "messages", message: "messages must be a non-empty array"})
+	if perr != nil {
+		ex.fail(perr)
 		return
 	}
 	plan, ok := s.router.Route(req.Model)
@@ -115,7 +91,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 // requests get billed. The body is only rewritten when it must be.
 func upstreamBase(body []byte, req *chatRequest) ([]byte, error) {
 	var err error
-	if req.Models != nil || req.Provider != nil || req.SessionID != "" || req.Usage != nil {
+	if req.routerOnly {
 		if body, err = jsonx.Delete(body, routerOnlyFields...); err != nil {
 			return nil, err
 		}
@@ -143,19 +119,6 @@ func withModel(body []byte, requested, upstream string) ([]byte, error) {
 		return body, nil
 	}
 	return jsonx.Set(body, "model", jsonx.AppendString(nil, upstream))
-}
-
-// jsonError turns a decoding error into a client error that says what is
-// wrong and where.
-func jsonError(err error) *apiError {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return &apiError{class: errInvalidRequest, message: "request body must be a JSON object, got JSON " + typeErr.Value}
-		}
-		return &apiError{class: errInvalidRequest, param: typeErr.Field, message: typeErr.Field + ": expected " + typeErr.Type.String() + ", got JSON " + typeErr.Value}
-	}
-	return &apiError{class: errInvalidJSON, message: "request body is not valid JSON: " + err.Error()}
 }
 
 // tryChat makes one attempt on one deployment. It returns nil when the
@@ -236,24 +199,17 @@ func (ex *exchange) relayJSON(cand route.Candidate, resp *http.Response, headers
 	if err != nil {
 		return ex.readError(cand.Provider, err), true
 	}
-	var parsed struct {
-		Choices []struct {
-			FinishReason string `json:"finish_reason"`
-		} `json:"choices"`
-		Usage *openAIUsage `json:"usage"`
-	}
-	if err := json.Unmarshal(body, &parsed); err != nil || parsed.Choices == nil {
+	finish, usage, span, ok := parseCompletion(body)
+	if !ok {
 		return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " returned a response that is not a chat completion"}, true
 	}
 	rec := ex.rec
-	if len(parsed.Choices) > 0 {
-		rec.FinishReason = parsed.Choices[0].FinishReason
-	}
+	rec.FinishReason = finish
 	out := body
-	if parsed.Usage != nil {
-		rec.Usage = parsed.Usage.toRecord()
+	if usage != nil {
+		rec.Usage = *usage
 		rec.CostNUSD = costNanoUSD(cand.Pricing, rec.Usage)
-		out = withUsageCost(body, rec.CostNUSD)
+		out = withUsageCost(body, span, rec.CostNUSD)
 	}
 	ex.firstByte = headersAt
 	ex.commit("application/json")
@@ -266,49 +222,28 @@ func (ex *exchange) relayJSON(cand route.Candidate, resp *http.Response, headers
 	return nil, false
 }
 
-// withUsageCost adds OpenRouter's usage.cost (USD) to a response or chunk
-// that has a usage object; anything else is returned as it is.
-func withUsageCost(body []byte, costNUSD int64) []byte {
-	var usage jsonx.Member
-	found := false
-	_ = jsonx.Members(body, func(m jsonx.Member) bool {
-		if m.Key == "usage" && body[m.ValueStart] == '{' {
-			usage, found = m, true
-		}
-		return true
-	})
-	if !found {
-		return body
-	}
-	var num [32]byte
-	out, err := jsonx.InsertMember(body, usage.ValueStart, usage.ValueEnd, "cost", appendUSD(num[:0], costNUSD))
-	if err != nil {
-		return body
-	}
-	return out
-}
-
-// readLimited appends r's content to dst, failing beyond limit bytes.
+// readLimited appends r's content to dst, reading straight into its spare
+// capacity, and fails with errTooLarge beyond limit bytes.
 func readLimited(dst []byte, r io.Reader, limit int64) ([]byte, error) {
-	buf := bytesBuffer{b: dst}
-	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
-	if err != nil {
-		return buf.b, err
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, errTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
 	}
-	if n > limit {
-		return buf.b, errResponseTooLarge
-	}
-	return buf.b, nil
 }
 
-var errResponseTooLarge = errors.New("response exceeds proxy.max_response_bytes")
-
-type bytesBuffer struct{ b []byte }
-
-func (w *bytesBuffer) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
-}
+var errTooLarge = errors.New("body exceeds the size limit")
 
 // transportError classifies a failure to get response headers.
 func (ex *exchange) transportError(provider string, err error) *apiError {
@@ -324,8 +259,8 @@ func (ex *exchange) transportError(provider string, err error) *apiError {
 
 // readError classifies a failure while reading a response body.
 func (ex *exchange) readError(provider string, err error) *apiError {
-	if errors.Is(err, errResponseTooLarge) {
-		return &apiError{class: errUpstream, message: "provider " + provider + ": " + err.Error()}
+	if errors.Is(err, errTooLarge) {
+		return &apiError{class: errUpstream, message: "provider " + provider + ": response exceeds proxy.max_response_bytes"}
 	}
 	return ex.transportError(provider, err)
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -63,22 +64,22 @@ func newRequestID(t time.Time) string {
 	return u.String()
 }
 
-// readBody reads the request body, bounded by max_request_bytes. On failure
-// it has answered the client.
-func (ex *exchange) readBody() ([]byte, bool) {
+// readBody appends the request body to dst, bounded by max_request_bytes.
+// On failure it has answered the client.
+func (ex *exchange) readBody(dst []byte) ([]byte, bool) {
 	limit := ex.s.cfg.MaxRequestBytes
 	if ex.c.Request.ContentLength > limit {
 		ex.fail(&apiError{class: errBodyTooLarge, message: "request body is " + strconv.FormatInt(ex.c.Request.ContentLength, 10) + " bytes; the limit is " + strconv.FormatInt(limit, 10)})
-		return nil, false
+		return dst, false
 	}
-	body, err := io.ReadAll(io.LimitReader(ex.c.Request.Body, limit+1))
+	body, err := readLimited(dst, ex.c.Request.Body, limit)
 	switch {
+	case errors.Is(err, errTooLarge):
+		ex.fail(&apiError{class: errBodyTooLarge, message: "request body exceeds the limit of " + strconv.FormatInt(limit, 10) + " bytes"})
+		return body, false
 	case err != nil:
 		ex.fail(&apiError{class: errCanceled, message: "reading the request body: " + err.Error()})
-		return nil, false
-	case int64(len(body)) > limit:
-		ex.fail(&apiError{class: errBodyTooLarge, message: "request body exceeds the limit of " + strconv.FormatInt(limit, 10) + " bytes"})
-		return nil, false
+		return body, false
 	}
 	return body, true
 }

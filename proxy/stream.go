@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -22,28 +21,12 @@ const maxStreamEvent = 4 << 20
 
 var streamReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
-// chatChunk is the part of an OpenAI chat.completion.chunk the proxy reads.
-type chatChunk struct {
-	ID      string `json:"id"`
-	Created int64  `json:"created"`
-	Model   string `json:"model"`
-	Choices []struct {
-		Index int `json:"index"`
-		Delta struct {
-			Content   string          `json:"content"`
-			Refusal   string          `json:"refusal"`
-			ToolCalls json.RawMessage `json:"tool_calls"`
-		} `json:"delta"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *openAIUsage    `json:"usage"`
-	Error json.RawMessage `json:"error"`
-}
+// errNotChunk is a stream event that is not a chat completion chunk.
+var errNotChunk = errors.New("not a chat completion chunk")
 
 // streamState follows a chat completion stream: usage, finish reason, the
 // first content byte, and the reassembled message for the record.
 type streamState struct {
-	chunk        chatChunk
 	id, model    string
 	created      int64
 	finishReason string
@@ -57,50 +40,125 @@ type streamState struct {
 
 const maxReassembledChoices = 16
 
-// observe reads one chunk. It reports whether the chunk carries content
-// and returns an error when the chunk is not a chat completion chunk (or
-// is an error event).
-func (st *streamState) observe(data []byte) (content bool, err error) {
-	st.chunk = chatChunk{}
-	if err := json.Unmarshal(data, &st.chunk); err != nil {
-		return false, err
-	}
-	ch := &st.chunk
-	if len(ch.Error) > 0 && string(ch.Error) != "null" {
-		return false, errors.New(upstreamMessage(strings.NewReader(`{"error":` + string(ch.Error) + `}`)))
-	}
-	if ch.Choices == nil && ch.Usage == nil {
-		return false, errors.New("not a chat completion chunk")
-	}
-	if st.id == "" {
-		st.id, st.model, st.created = ch.ID, ch.Model, ch.Created
-	}
-	for i := range ch.Choices {
-		c := &ch.Choices[i]
-		if c.FinishReason != "" && c.Index == 0 {
-			st.finishReason = c.FinishReason
-		}
-		if c.Delta.Content != "" || c.Delta.Refusal != "" || len(c.Delta.ToolCalls) > 0 {
-			content = true
-		}
-		if st.keepBody && c.Delta.Content != "" && c.Index >= 0 && c.Index < maxReassembledChoices {
-			for len(st.contents) <= c.Index {
-				st.contents = append(st.contents, strings.Builder{})
+// observe reads one chunk. It returns what the chunk says, or an error when
+// it is not a chat completion chunk (or is an error event).
+func (st *streamState) observe(data []byte) (chunkInfo, error) {
+	var info chunkInfo
+	var bad error
+	sawChoices := false
+	err := jsonx.Members(data, func(m jsonx.Member) bool {
+		raw := data[m.ValueStart:m.ValueEnd]
+		switch {
+		case m.Is("choices"):
+			if raw[0] != '[' {
+				bad = errNotChunk
+				return false
 			}
-			room := st.bodyMax - st.bodyBytes
-			text := c.Delta.Content
-			if len(text) > room {
-				text, st.truncated = text[:max(room, 0)], true
+			sawChoices = true
+			_ = jsonx.Elements(raw, func(s, e int) bool {
+				bad = st.observeChoice(raw[s:e], &info)
+				return bad == nil
+			})
+			return bad == nil
+		case m.Is("usage"):
+			if jsonx.IsNull(raw) {
+				return true
 			}
-			st.contents[c.Index].WriteString(text)
-			st.bodyBytes += len(text)
+			u, err := parseUsage(raw)
+			if err != nil {
+				bad = err
+				return false
+			}
+			info.usage, info.span = &u, usageSpan{m.ValueStart, m.ValueEnd}
+			st.usage = &u
+		case m.Is("error"):
+			if !jsonx.IsNull(raw) {
+				bad = errors.New(upstreamMessage(strings.NewReader(`{"error":` + string(raw) + `}`)))
+				return false
+			}
+		case m.Is("id"):
+			if st.id == "" {
+				st.id, _ = optionalString(raw)
+			}
+		case m.Is("model"):
+			if st.model == "" {
+				st.model, _ = optionalString(raw)
+			}
+		case m.Is("created"):
+			if st.created == 0 {
+				st.created, _ = jsonx.Int(raw)
+			}
 		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return info, err
+	case bad != nil:
+		return info, bad
+	case !sawChoices && info.usage == nil:
+		return info, errNotChunk
 	}
-	if ch.Usage != nil {
-		u := ch.Usage.toRecord()
-		st.usage = &u
+	return info, nil
+}
+
+// observeChoice reads one element of a chunk's choices.
+func (st *streamState) observeChoice(choice []byte, info *chunkInfo) error {
+	var index int64
+	var delta []byte
+	err := jsonx.Members(choice, func(m jsonx.Member) bool {
+		raw := choice[m.ValueStart:m.ValueEnd]
+		switch {
+		case m.Is("index"):
+			index, _ = jsonx.Int(raw)
+		case m.Is("delta"):
+			delta = raw
+		case m.Is("finish_reason"):
+			if f, _ := optionalString(raw); f != "" && index == 0 {
+				st.finishReason = f
+			}
+		}
+		return true
+	})
+	if err != nil || jsonx.IsNull(delta) || delta[0] != '{' {
+		return err
 	}
-	return content, nil
+	return jsonx.Members(delta, func(m jsonx.Member) bool {
+		raw := delta[m.ValueStart:m.ValueEnd]
+		switch {
+		case m.Is("content"):
+			if jsonx.IsNull(raw) || string(raw) == `""` {
+				return true
+			}
+			info.content = true
+			if st.keepBody && index >= 0 && index < maxReassembledChoices {
+				text, err := jsonx.Unquote(raw)
+				if err == nil {
+					st.appendContent(int(index), text)
+				}
+			}
+		case m.Is("refusal"):
+			if !jsonx.IsNull(raw) && string(raw) != `""` {
+				info.content = true
+			}
+		case m.Is("tool_calls"):
+			if !jsonx.IsNull(raw) {
+				info.content = true
+			}
+		}
+		return true
+	})
+}
+
+func (st *streamState) appendContent(index int, text string) {
+	for len(st.contents) <= index {
+		st.contents = append(st.contents, strings.Builder{})
+	}
+	if room := st.bodyMax - st.bodyBytes; len(text) > room {
+		text, st.truncated = text[:max(room, 0)], true
+	}
+	st.contents[index].WriteString(text)
+	st.bodyBytes += len(text)
 }
 
 // reassembled renders the streamed completion as the chat.completion it
@@ -160,7 +218,7 @@ func (ex *exchange) relayStream(cand route.Candidate, resp *http.Response) (*api
 		}
 		return ex.streamReadError(cand.Provider, err), true
 	}
-	content, err := st.observe(data)
+	info, err := st.observe(data)
 	if err != nil {
 		return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " sent a bad first chunk: " + clipMessage(err.Error())}, true
 	}
@@ -182,16 +240,16 @@ func (ex *exchange) relayStream(cand route.Candidate, resp *http.Response) (*api
 	}
 	var streamErr *apiError
 	for {
-		if st.usage != nil && st.chunk.Usage != nil {
-			rec.Usage = *st.usage
+		if info.usage != nil {
+			rec.Usage = *info.usage
 			rec.CostNUSD = costNanoUSD(cand.Pricing, rec.Usage)
-			data = withUsageCost(data, rec.CostNUSD)
+			data = withUsageCost(data, info.span, rec.CostNUSD)
 		}
 		if err := send(data); err != nil {
 			streamErr = &apiError{class: errCanceled, message: "client disconnected"}
 			break
 		}
-		if content && ex.firstByte.IsZero() {
+		if info.content && ex.firstByte.IsZero() {
 			ex.firstByte = time.Now()
 		}
 		if rd.Buffered() == 0 {
@@ -211,7 +269,7 @@ func (ex *exchange) relayStream(cand route.Candidate, resp *http.Response) (*api
 		if string(data) == "[DONE]" {
 			break
 		}
-		if content, err = st.observe(data); err != nil {
+		if info, err = st.observe(data); err != nil {
 			streamErr = &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " sent a bad chunk: " + clipMessage(err.Error())}
 			break
 		}

@@ -7,30 +7,6 @@ import (
 	"github.com/switchyard/switchyard/record"
 )
 
-// openAIUsage is the usage object of OpenAI's chat completion responses and
-// final stream chunks.
-type openAIUsage struct {
-	PromptTokens        int64 `json:"prompt_tokens"`
-	CompletionTokens    int64 `json:"completion_tokens"`
-	PromptTokensDetails *struct {
-		CachedTokens int64 `json:"cached_tokens"`
-	} `json:"prompt_tokens_details"`
-	CompletionTokensDetails *struct {
-		ReasoningTokens int64 `json:"reasoning_tokens"`
-	} `json:"completion_tokens_details"`
-}
-
-func (u *openAIUsage) toRecord() record.Usage {
-	out := record.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}
-	if u.PromptTokensDetails != nil {
-		out.CachedTokens = u.PromptTokensDetails.CachedTokens
-	}
-	if u.CompletionTokensDetails != nil {
-		out.ReasoningTokens = u.CompletionTokensDetails.ReasoningTokens
-	}
-	return out
-}
-
 // costNanoUSD prices usage exactly. Token prices are nano-USD per million
 // tokens, so the sum is kept in 128 bits and divided once, rounding half up:
 // the result is the invoice's figure to the nano-dollar, whatever the mix of

@@ -1,15 +1,17 @@
-// Package jsonx edits the top-level members of a JSON object in place, at the
-// byte level, so that the proxy can rewrite "model" or add "stream_options"
-// without decoding and re-encoding a whole request body.
-//
-// It finds the extent of values; it does not validate them. Callers validate
-// a body once (encoding/json) before editing it.
+// Package jsonx reads and edits JSON at the byte level for the proxy's hot
+// path: it walks an object's members and an array's elements, validating
+// the grammar as it goes (a document Members accepts is valid JSON), and
+// rewrites top-level members in place, so that the proxy can read "model"
+// or "usage" and add "stream_options" without decoding and re-encoding a
+// whole body with reflection.
 package jsonx
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"unicode/utf8"
 )
 
 // ErrNotObject is returned when the input is not a JSON object.
@@ -18,49 +20,54 @@ var ErrNotObject = errors.New("jsonx: not a JSON object")
 // ErrSyntax is returned when the extent of a value cannot be found.
 var ErrSyntax = errors.New("jsonx: malformed JSON")
 
-// Member is one top-level member: its key (decoded) and the byte offsets of
-// the raw value in the object's text.
+// Member is one member of an object: its key and the byte offsets of its
+// raw value in the object's text.
 type Member struct {
-	Key        string
-	KeyStart   int // offset of the key's opening quote
+	rawKey     []byte // between the quotes, escapes as written
+	KeyStart   int    // offset of the key's opening quote
 	ValueStart int
 	ValueEnd   int
 }
 
 // Members calls fn for each top-level member of the object in data, in
-// order. fn returns false to stop early.
+// order; fn returns false to stop early. The whole of data must be one valid
+// JSON object (surrounding whitespace allowed), or Members returns an error
+// — also when fn stopped early, if what fn saw was malformed.
 func Members(data []byte, fn func(m Member) bool) error {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return ErrNotObject
 	}
+	end, err := skipObject(data, i, 0, fn)
+	if err != nil {
+		return err
+	}
+	if skipSpace(data, end) != len(data) {
+		return ErrSyntax
+	}
+	return nil
+}
+
+// Elements calls fn with the start and end offsets of each element of the
+// array that is the whole of data.
+func Elements(data []byte, fn func(start, end int) bool) error {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return ErrSyntax
+	}
 	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
+	if i < len(data) && data[i] == ']' {
+		if skipSpace(data, i+1) != len(data) {
+			return ErrSyntax
+		}
 		return nil
 	}
 	for {
-		if i >= len(data) || data[i] != '"' {
-			return ErrSyntax
-		}
-		keyStart := i
-		keyEnd, err := skipString(data, i)
+		end, err := skipValue(data, i, 1)
 		if err != nil {
 			return err
 		}
-		key, err := decodeKey(data[i:keyEnd])
-		if err != nil {
-			return err
-		}
-		i = skipSpace(data, keyEnd)
-		if i >= len(data) || data[i] != ':' {
-			return ErrSyntax
-		}
-		start := skipSpace(data, i+1)
-		end, err := SkipValue(data, start)
-		if err != nil {
-			return err
-		}
-		if !fn(Member{Key: key, KeyStart: keyStart, ValueStart: start, ValueEnd: end}) {
+		if !fn(i, end) {
 			return nil
 		}
 		i = skipSpace(data, end)
@@ -70,10 +77,65 @@ func Members(data []byte, fn func(m Member) bool) error {
 		switch data[i] {
 		case ',':
 			i = skipSpace(data, i+1)
-		case '}':
+		case ']':
+			if skipSpace(data, i+1) != len(data) {
+				return ErrSyntax
+			}
 			return nil
 		default:
 			return ErrSyntax
+		}
+	}
+}
+
+// maxDepth bounds nesting, so that a hostile document cannot exhaust the
+// stack.
+const maxDepth = 1000
+
+// skipObject validates the object at data[i] and returns the index after
+// it, calling fn (when not nil) for each member until fn returns false.
+func skipObject(data []byte, i, depth int, fn func(Member) bool) (int, error) {
+	if depth > maxDepth {
+		return 0, ErrSyntax
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return 0, ErrSyntax
+		}
+		keyStart := i
+		keyEnd, err := skipString(data, i)
+		if err != nil {
+			return 0, err
+		}
+		i = skipSpace(data, keyEnd)
+		if i >= len(data) || data[i] != ':' {
+			return 0, ErrSyntax
+		}
+		start := skipSpace(data, i+1)
+		end, err := skipValue(data, start, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		if fn != nil {
+			if !fn(Member{rawKey: data[keyStart+1 : keyEnd-1], KeyStart: keyStart, ValueStart: start, ValueEnd: end}) {
+				fn = nil // keep validating, stop calling
+			}
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return 0, ErrSyntax
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, ErrSyntax
 		}
 	}
 }
@@ -83,7 +145,7 @@ func Members(data []byte, fn func(m Member) bool) error {
 func Get(data []byte, key string) ([]byte, error) {
 	var val []byte
 	err := Members(data, func(m Member) bool {
-		if m.Key == key {
+		if m.Is(key) {
 			val = data[m.ValueStart:m.ValueEnd]
 		}
 		return true
@@ -99,7 +161,7 @@ func Set(data []byte, key string, value []byte) ([]byte, error) {
 	var spans [][2]int
 	closing := -1
 	err := Members(data, func(m Member) bool {
-		if m.Key == key {
+		if m.Is(key) {
 			spans = append(spans, [2]int{m.ValueStart, m.ValueEnd})
 		}
 		return true
@@ -159,16 +221,65 @@ func appendQuoted(dst []byte, s string) []byte {
 	return append(dst, b...)
 }
 
-func decodeKey(raw []byte) (string, error) {
-	if bytes.IndexByte(raw, '\\') < 0 {
+// Is reports whether the member's key is name, without allocating unless
+// the key is written with escapes.
+func (m Member) Is(name string) bool {
+	if bytes.IndexByte(m.rawKey, '\\') < 0 {
+		return string(m.rawKey) == name
+	}
+	return m.Key() == name
+}
+
+// Key returns the member's key, unescaped (invalid UTF-8 becomes U+FFFD,
+// as encoding/json does).
+func (m Member) Key() string {
+	if bytes.IndexByte(m.rawKey, '\\') < 0 && utf8.Valid(m.rawKey) {
+		return string(m.rawKey)
+	}
+	var s string
+	quoted := make([]byte, 0, len(m.rawKey)+2)
+	quoted = append(append(append(quoted, '"'), m.rawKey...), '"')
+	_ = json.Unmarshal(quoted, &s) // validated already
+	return s
+}
+
+// Unquote returns the string a raw JSON string value holds; a raw value
+// that is not a string is an error.
+func Unquote(raw []byte) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", ErrSyntax
+	}
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
 		return string(raw[1 : len(raw)-1]), nil
 	}
+	// Escapes, or invalid UTF-8 that becomes U+FFFD as encoding/json does.
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", ErrSyntax
 	}
 	return s, nil
 }
+
+// Int parses a raw JSON number that is an integer (as token counts are);
+// null reads as 0.
+func Int(raw []byte) (int64, error) {
+	if string(raw) == "null" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		// Some providers write integral counts as 12.0.
+		f, ferr := strconv.ParseFloat(string(raw), 64)
+		if ferr != nil || f != float64(int64(f)) {
+			return 0, ErrSyntax
+		}
+		return int64(f), nil
+	}
+	return n, nil
+}
+
+// IsNull reports whether a raw value is absent or null.
+func IsNull(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
 
 func skipSpace(data []byte, i int) int {
 	for i < len(data) {
@@ -182,61 +293,138 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// skipString returns the index just past the string starting at data[i].
+// skipString validates the string starting at data[i] and returns the
+// index just past it.
 func skipString(data []byte, i int) (int, error) {
 	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			j++
-		case '"':
+		switch c := data[j]; {
+		case c == '"':
 			return j + 1, nil
+		case c == '\\':
+			j++
+			if j >= len(data) {
+				return 0, ErrSyntax
+			}
+			switch data[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(data) || !isHex(data[j+1]) || !isHex(data[j+2]) || !isHex(data[j+3]) || !isHex(data[j+4]) {
+					return 0, ErrSyntax
+				}
+				j += 4
+			default:
+				return 0, ErrSyntax
+			}
+		case c < 0x20:
+			return 0, ErrSyntax
 		}
 	}
 	return 0, ErrSyntax
 }
 
-// SkipValue returns the index just past the JSON value starting at data[i].
-func SkipValue(data []byte, i int) (int, error) {
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// SkipValue validates the JSON value starting at data[i] and returns the
+// index just past it.
+func SkipValue(data []byte, i int) (int, error) { return skipValue(data, i, 0) }
+
+func skipValue(data []byte, i, depth int) (int, error) {
 	if i >= len(data) {
 		return 0, ErrSyntax
 	}
-	switch data[i] {
-	case '"':
+	switch c := data[i]; {
+	case c == '"':
 		return skipString(data, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(data); j++ {
-			switch data[j] {
-			case '"':
-				end, err := skipString(data, j)
-				if err != nil {
-					return 0, err
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			}
-		}
+	case c == '{':
+		return skipObject(data, i, depth, nil)
+	case c == '[':
+		return skipArray(data, i, depth)
+	case c == 't':
+		return skipLiteral(data, i, "true")
+	case c == 'f':
+		return skipLiteral(data, i, "false")
+	case c == 'n':
+		return skipLiteral(data, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return skipNumber(data, i)
+	}
+	return 0, ErrSyntax
+}
+
+func skipArray(data []byte, i, depth int) (int, error) {
+	if depth > maxDepth {
 		return 0, ErrSyntax
-	default:
-		j := i
-		for j < len(data) {
-			c := data[j]
-			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\r' || c == '\n' {
-				break
-			}
-			j++
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		end, err := skipValue(data, i, depth+1)
+		if err != nil {
+			return 0, err
 		}
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return 0, ErrSyntax
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, ErrSyntax
+		}
+	}
+}
+
+func skipLiteral(data []byte, i int, lit string) (int, error) {
+	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
+		return 0, ErrSyntax
+	}
+	return i + len(lit), nil
+}
+
+// skipNumber follows JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func skipNumber(data []byte, i int) (int, error) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		i = skipDigits(data, i)
+	default:
+		return 0, ErrSyntax
+	}
+	if i < len(data) && data[i] == '.' {
+		j := skipDigits(data, i+1)
+		if j == i+1 {
+			return 0, ErrSyntax
+		}
+		i = j
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		j := skipDigits(data, i)
 		if j == i {
 			return 0, ErrSyntax
 		}
-		return j, nil
+		i = j
 	}
+	return i, nil
+}
+
+func skipDigits(data []byte, i int) int {
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // Delete returns data without the top-level members named in keys. When no
@@ -247,7 +435,7 @@ func Delete(data []byte, keys ...string) ([]byte, error) {
 	deleted := false
 	err := Members(data, func(m Member) bool {
 		for _, k := range keys {
-			if m.Key == k {
+			if m.Is(k) {
 				deleted = true
 				return true
 			}

@@ -3,6 +3,7 @@ package jsonx
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -38,7 +39,7 @@ func TestSet(t *testing.T) {
 func TestGetAndMembers(t *testing.T) {
 	in := []byte(`{"a":[1,{"b":"]"}],"s":"q\"uote","n":-1.5e3,"t":true,"a":null}`)
 	var keys []string
-	if err := Members(in, func(m Member) bool { keys = append(keys, m.Key); return true }); err != nil {
+	if err := Members(in, func(m Member) bool { keys = append(keys, m.Key()); return true }); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"a", "s", "n", "t", "a"}; !reflect.DeepEqual(keys, want) {
@@ -61,7 +62,7 @@ func TestInsertMember(t *testing.T) {
 	in := []byte(`{"usage":{"prompt_tokens":3},"x":{}}`)
 	var span Member
 	_ = Members(in, func(m Member) bool {
-		if m.Key == "usage" {
+		if m.Is("usage") {
 			span = m
 		}
 		return true
@@ -157,6 +158,51 @@ func TestDelete(t *testing.T) {
 		}
 		if string(got) != tt.want {
 			t.Errorf("Delete(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// FuzzMembers checks that Members accepts exactly the documents that
+// encoding/json accepts as a JSON object, and never panics or hangs.
+func FuzzMembers(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e-3,{"b":null}],"c":"\u00e9\n"}`, `{}`, ` {"a":true} `, `{"a":01}`, `{"a":1.}`, `{"a":"\x"}`, `{"a":tru}`, `{"a":1}x`, "{\"a\":\"\x01\"}", `{"a":-}`, `{"a":[}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		err := Members(in, func(Member) bool { return true })
+		var obj map[string]json.RawMessage
+		want := json.Unmarshal(in, &obj) == nil && obj != nil
+		if (err == nil) != want {
+			t.Fatalf("Members(%q) error %v, but encoding/json accepts it as an object: %v", in, err, want)
+		}
+	})
+}
+
+func TestElementsAndScalars(t *testing.T) {
+	var got []string
+	in := []byte(` [ {"a":1}, "x" ,null] `)
+	if err := Elements(in, func(s, e int) bool { got = append(got, string(in[s:e])); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "|") != `{"a":1}|"x"|null` {
+		t.Fatalf("elements %q", got)
+	}
+	for _, bad := range []string{`[1,]`, `[1 2]`, `[`, `{}`, `[1]x`} {
+		if err := Elements([]byte(bad), func(int, int) bool { return true }); err == nil {
+			t.Errorf("Elements(%s) succeeded", bad)
+		}
+	}
+	if s, err := Unquote([]byte(`"a\"b\u00e9"`)); err != nil || s != `a"bé` {
+		t.Errorf("Unquote = %q, %v", s, err)
+	}
+	for raw, want := range map[string]int64{"12": 12, "0": 0, "null": 0, "7.0": 7} {
+		if n, err := Int([]byte(raw)); err != nil || n != want {
+			t.Errorf("Int(%s) = %d, %v", raw, n, err)
+		}
+	}
+	for _, bad := range []string{"1.5", `"3"`, "true"} {
+		if _, err := Int([]byte(bad)); err == nil {
+			t.Errorf("Int(%s) succeeded", bad)
 		}
 	}
 }
