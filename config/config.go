@@ -36,6 +36,9 @@ type Proxy struct {
 	// PublishQueue is the number of records buffered in memory between the
 	// request path and Kafka. The request path never waits on it.
 	PublishQueue int `yaml:"publish_queue"`
+	// PublishLinger is the longest a record waits for its Kafka batch to
+	// fill; larger batches cost the proxy less CPU per record.
+	PublishLinger time.Duration `yaml:"publish_linger"`
 	// ConnectTimeout bounds dialing an upstream.
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// FirstByteTimeout bounds the wait for an upstream's response headers.

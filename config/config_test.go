@@ -32,7 +32,7 @@ func TestExampleConfig(t *testing.T) {
 	if cfg.Models[1].Deployments[0].Pricing.CachedInput.Set {
 		t.Error("an absent price is marked as set")
 	}
-	if cfg.Ingest.FlushInterval != 500*time.Millisecond || cfg.Kafka.ReplicationFactor != 3 || cfg.Mock.Providers[0].Latency != 20*time.Millisecond {
+	if cfg.Ingest.FlushInterval != time.Second || cfg.Kafka.ReplicationFactor != 3 || cfg.Mock.Providers[0].Latency != 20*time.Millisecond {
 		t.Errorf("durations or numbers misread: %+v %+v", cfg.Ingest, cfg.Kafka)
 	}
 	if _, err := Parse(data, env(nil)); err == nil || !strings.Contains(err.Error(), "SWITCHYARD_ADMIN_KEY is not set") {

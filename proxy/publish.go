@@ -40,6 +40,7 @@ type Publisher struct {
 	w         MessageWriter
 	queue     chan *record.Record
 	batchSize int
+	linger    time.Duration
 	log       *slog.Logger
 
 	queued, published, dropped, failed atomic.Int64
@@ -54,9 +55,10 @@ type Publisher struct {
 	lastDrop  atomic.Int64 // unix nanos of the last drop log line
 }
 
-// NewPublisher returns a publisher with a queue of queueSize records. Call
-// Run in its own goroutine, and Close to drain.
-func NewPublisher(w MessageWriter, queueSize, batchSize int, log *slog.Logger) *Publisher {
+// NewPublisher returns a publisher with a queue of queueSize records that
+// writes batches of up to batchSize records, waiting at most linger for a
+// batch to fill. Call Run in its own goroutine, and Close to drain.
+func NewPublisher(w MessageWriter, queueSize, batchSize int, linger time.Duration, log *slog.Logger) *Publisher {
 	abandoned, abandon := context.WithCancel(context.Background())
 	return &Publisher{
 		abandoned: abandoned,
@@ -64,6 +66,7 @@ func NewPublisher(w MessageWriter, queueSize, batchSize int, log *slog.Logger) *
 		w:         w,
 		queue:     make(chan *record.Record, queueSize),
 		batchSize: batchSize,
+		linger:    linger,
 		log:       log,
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
@@ -101,44 +104,62 @@ func (p *Publisher) Stats() PublisherStats {
 }
 
 // Run writes queued records until Close has been called and the queue is
-// empty (or Close's context expires).
+// empty (or Close's context expires). A batch is written when it is full or
+// when its first record has waited linger: at a few hundred requests per
+// second that turns one produce request per record into one per dozens,
+// which is most of the proxy's logging cost.
 func (p *Publisher) Run() {
 	defer close(p.done)
 	batch := make([]kafka.Message, 0, p.batchSize)
 	var buf []byte
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	add := func(r *record.Record) {
+		start := len(buf)
+		var err error
+		buf, err = record.Encode(buf, r)
+		if err != nil {
+			p.log.Error("record not encodable", "request_id", r.RequestID, "err", err)
+			p.drop(1, "encode failed")
+			return
+		}
+		batch = append(batch, kafka.Message{Key: []byte(r.RequestID), Value: buf[start:len(buf):len(buf)]})
+	}
 	for {
-		var r *record.Record
 		select {
-		case r = <-p.queue:
+		case r := <-p.queue:
+			batch, buf = batch[:0], buf[:0]
+			add(r)
 		case <-p.closing:
 			select {
-			case r = <-p.queue:
+			case r := <-p.queue:
+				batch, buf = batch[:0], buf[:0]
+				add(r)
 			default:
 				return
 			}
 		}
-		batch = batch[:0]
-		buf = buf[:0]
-		for {
-			start := len(buf)
-			var err error
-			buf, err = record.Encode(buf, r)
-			if err != nil {
-				p.log.Error("record not encodable", "request_id", r.RequestID, "err", err)
-				p.drop(1, "encode failed")
-			} else {
-				batch = append(batch, kafka.Message{Key: []byte(r.RequestID), Value: buf[start:len(buf):len(buf)]})
-			}
-			if len(batch) == p.batchSize {
-				break
-			}
+		linger.Reset(p.linger)
+	collect:
+		for len(batch) < p.batchSize {
 			select {
-			case r = <-p.queue:
-				continue
-			default:
+			case r := <-p.queue:
+				add(r)
+			case <-linger.C:
+				break collect
+			case <-p.closing:
+				// Shutting down: take what is queued without waiting.
+				for len(batch) < p.batchSize {
+					select {
+					case r := <-p.queue:
+						add(r)
+					default:
+						break collect
+					}
+				}
 			}
-			break
 		}
+		linger.Stop()
 		if !p.write(batch) {
 			p.drop(int64(len(batch)+len(p.queue)), "kafka unavailable at shutdown")
 			return

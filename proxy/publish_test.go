@@ -59,7 +59,7 @@ var discardLog = slog.New(slog.NewTextHandler(io.Discard, nil))
 func TestPublisherRetriesUntilKafkaAnswers(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	w := &flakyWriter{failures: 3}
-	p := NewPublisher(w, 100, 10, discardLog)
+	p := NewPublisher(w, 100, 10, time.Millisecond, discardLog)
 	go p.Run()
 	for i := 0; i < 25; i++ {
 		p.Publish(&record.Record{RequestID: string(rune('a' + i))})
@@ -84,7 +84,7 @@ func TestPublisherRetriesUntilKafkaAnswers(t *testing.T) {
 func TestPublisherNeverBlocksAndCountsDrops(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	w := &flakyWriter{block: make(chan struct{})}
-	p := NewPublisher(w, 5, 1, discardLog)
+	p := NewPublisher(w, 5, 1, time.Millisecond, discardLog)
 	go p.Run()
 	start := time.Now()
 	for i := 0; i < 100; i++ {
@@ -109,7 +109,7 @@ func TestPublisherNeverBlocksAndCountsDrops(t *testing.T) {
 func TestPublisherGivesUpAtTheShutdownDeadline(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	w := &flakyWriter{failures: 1 << 30}
-	p := NewPublisher(w, 100, 10, discardLog)
+	p := NewPublisher(w, 100, 10, time.Millisecond, discardLog)
 	go p.Run()
 	for i := 0; i < 30; i++ {
 		p.Publish(&record.Record{RequestID: "r"})
@@ -130,7 +130,7 @@ func TestPublisherWritesToKafka(t *testing.T) {
 	cfg.Kafka.Brokers = testenv.Kafka(t, cfg.Kafka.Topic)
 	w := kafkax.NewWriter(cfg.Kafka, cfg.Kafka.Topic, 100)
 	defer w.Close()
-	p := NewPublisher(w, 1000, 100, discardLog)
+	p := NewPublisher(w, 1000, 100, 5*time.Millisecond, discardLog)
 	go p.Run()
 	const n = 250
 	for i := 0; i < n; i++ {

@@ -93,7 +93,7 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 		}
 	}
 	writer := kafkax.NewWriter(cfg.Kafka, cfg.Kafka.Topic, publishBatch)
-	publisher := proxy.NewPublisher(writer, cfg.Proxy.PublishQueue, publishBatch, log.With("component", "publisher"))
+	publisher := proxy.NewPublisher(writer, cfg.Proxy.PublishQueue, publishBatch, cfg.Proxy.PublishLinger, log.With("component", "publisher"))
 	reg := newRegistry()
 	proxy.RegisterPublisher(reg, publisher)
 	srv := proxy.New(proxy.Options{

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -19,12 +20,12 @@ import (
 // NewWriter returns a synchronous writer for topic: each WriteMessages call
 // returns once the broker has the whole batch (acks from all in-sync
 // replicas), which is what lets callers retry instead of losing records.
-// Messages are partitioned by key (the request id).
+// Batches stick to one partition at a time (see stickyBalancer).
 func NewWriter(cfg config.Kafka, topic string, batchSize int) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
 		Topic:        topic,
-		Balancer:     &kafka.Hash{},
+		Balancer:     &stickyBalancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    batchSize,
 		BatchBytes:   64 << 20,
@@ -89,4 +90,22 @@ func EnsureTopics(ctx context.Context, cfg config.Kafka) error {
 		}
 	}
 	return nil
+}
+
+// stickyBalancer sends runs of messages to one partition, moving to the
+// next after stickyRun messages. The publisher hands the writer whole
+// batches, and a batch split over every partition costs one produce request
+// per partition; sticking keeps a batch in one request while spreading load
+// over time, as Kafka's own sticky partitioner does for keyless records.
+// The request id stays the message key for consumers; the ingester does not
+// rely on key placement.
+type stickyBalancer struct {
+	count atomic.Uint64
+}
+
+const stickyRun = 1000
+
+func (b *stickyBalancer) Balance(_ kafka.Message, partitions ...int) int {
+	n := b.count.Add(1) - 1
+	return partitions[int(n/stickyRun)%len(partitions)]
 }

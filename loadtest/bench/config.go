@@ -31,7 +31,6 @@ query:
 
 ingest:
   listen: "127.0.0.1:%[4]d"
-  flush_interval: 200ms
 
 kafka:
   brokers: ["127.0.0.1:%[6]d"]
