@@ -64,6 +64,7 @@ type proxyApp struct {
 	ln        net.Listener
 	publisher *proxy.Publisher
 	writer    *kafka.Writer
+	transport *http.Transport
 	log       *slog.Logger
 }
 
@@ -110,7 +111,7 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	return &proxyApp{cfg: cfg, http: srv.HTTPServer(cfg.Proxy.Listen), ln: ln, publisher: publisher, writer: writer, log: log}, nil
+	return &proxyApp{cfg: cfg, http: srv.HTTPServer(cfg.Proxy.Listen), ln: ln, publisher: publisher, writer: writer, transport: transport, log: log}, nil
 }
 
 // run serves until ctx ends; then it finishes in-flight requests and
@@ -122,6 +123,9 @@ func (a *proxyApp) run(ctx context.Context) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	// Upstreams see the proxy go, instead of holding its idle (or dialed
+	// but unused) connections open.
+	a.transport.CloseIdleConnections()
 	dctx, cancel := context.WithTimeout(context.Background(), a.cfg.Proxy.ShutdownTimeout)
 	defer cancel()
 	if cerr := a.publisher.Close(dctx); cerr != nil {
@@ -271,7 +275,9 @@ func newMockApp(cfg config.Mock, log *slog.Logger) (*mockApp, error) {
 func (a *mockApp) run(ctx context.Context) error {
 	a.log.Info("simulated providers listening", "addr", a.ln.Addr().String())
 	err := serve(ctx, a.http, a.ln, 5*time.Second)
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, context.DeadlineExceeded) {
+		// A simulated provider has nothing to lose by closing connections
+		// its clients left open.
 		return nil
 	}
 	return err
