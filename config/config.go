@@ -47,6 +47,26 @@ type Proxy struct {
 	TotalTimeout time.Duration `yaml:"total_timeout"`
 	// ShutdownTimeout bounds draining in-flight requests and records on SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Spool holds records on disk while Kafka is unreachable or slow.
+	Spool Spool `yaml:"spool"`
+}
+
+// Spool configures the proxy's on-disk spool: append-only segment files
+// that take the records Kafka cannot take right now, replayed in order when
+// it can. Records are dropped only when MaxBytes is reached.
+type Spool struct {
+	// Dir holds the segments; one proxy process per directory.
+	Dir string `yaml:"dir"`
+	// MaxBytes caps the spool on disk.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// SegmentBytes is the size at which a segment file is closed and a new
+	// one started.
+	SegmentBytes int64 `yaml:"segment_bytes"`
+	// Fsync is when appended records are forced to disk: "interval" (every
+	// FsyncInterval, and at each segment roll and close), "always" (every
+	// append) or "never" (left to the OS).
+	Fsync         string        `yaml:"fsync"`
+	FsyncInterval time.Duration `yaml:"fsync_interval"`
 }
 
 // Query configures `switchyard query`.
@@ -68,6 +88,22 @@ type Ingest struct {
 	// MaxRetryBackoff.
 	RetryBackoff    time.Duration `yaml:"retry_backoff"`
 	MaxRetryBackoff time.Duration `yaml:"max_retry_backoff"`
+	// Retention is how long each kind of data is kept; the ingester
+	// enforces it.
+	Retention Retention `yaml:"retention"`
+}
+
+// Retention is how many days each kind of data is kept. 0 keeps it forever.
+type Retention struct {
+	// RequestsDays applies to the request records and their look-up tables.
+	RequestsDays int `yaml:"requests_days"`
+	// BodiesDays applies to request and response bodies.
+	BodiesDays int `yaml:"bodies_days"`
+	// RollupsDays applies to the spend and performance rollups.
+	RollupsDays int `yaml:"rollups_days"`
+	// CheckInterval is how often expired data is dropped where the server
+	// has no TTL.
+	CheckInterval time.Duration `yaml:"check_interval"`
 }
 
 // Kafka names the brokers and topics.

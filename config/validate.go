@@ -10,6 +10,13 @@ import (
 	"time"
 )
 
+// Spool fsync policies.
+const (
+	FsyncInterval = "interval"
+	FsyncAlways   = "always"
+	FsyncNever    = "never"
+)
+
 // Provider wire formats this build speaks.
 const (
 	ProviderOpenAI = "openai"
@@ -49,6 +56,11 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&p.FirstByteTimeout, 60*time.Second)
 	setDefault(&p.TotalTimeout, 10*time.Minute)
 	setDefault(&p.ShutdownTimeout, 30*time.Second)
+	setDefault(&p.Spool.Dir, "switchyard-spool")
+	setDefault(&p.Spool.MaxBytes, 1<<30)
+	setDefault(&p.Spool.SegmentBytes, 64<<20)
+	setDefault(&p.Spool.Fsync, FsyncInterval)
+	setDefault(&p.Spool.FsyncInterval, 200*time.Millisecond)
 
 	for i := range c.Models {
 		for j := range c.Models[i].Deployments {
@@ -72,6 +84,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&in.FlushInterval, time.Second)
 	setDefault(&in.RetryBackoff, 200*time.Millisecond)
 	setDefault(&in.MaxRetryBackoff, 10*time.Second)
+	setDefault(&in.Retention.CheckInterval, time.Hour)
 
 	k := &c.Kafka
 	if len(k.Brokers) == 0 {
@@ -129,10 +142,28 @@ func (c *Config) Validate() error {
 	checkPositive("proxy.first_byte_timeout", int64(c.Proxy.FirstByteTimeout))
 	checkPositive("proxy.total_timeout", int64(c.Proxy.TotalTimeout))
 	checkPositive("proxy.shutdown_timeout", int64(c.Proxy.ShutdownTimeout))
+	checkPositive("proxy.spool.max_bytes", c.Proxy.Spool.MaxBytes)
+	checkPositive("proxy.spool.segment_bytes", c.Proxy.Spool.SegmentBytes)
+	if c.Proxy.Spool.SegmentBytes > c.Proxy.Spool.MaxBytes {
+		bad("proxy.spool.segment_bytes", "must not exceed proxy.spool.max_bytes")
+	}
+	switch c.Proxy.Spool.Fsync {
+	case FsyncInterval, FsyncAlways, FsyncNever:
+	default:
+		bad("proxy.spool.fsync", "unknown policy %q (one of: %s, %s, %s)", c.Proxy.Spool.Fsync, FsyncInterval, FsyncAlways, FsyncNever)
+	}
+	checkPositive("proxy.spool.fsync_interval", int64(c.Proxy.Spool.FsyncInterval))
 	checkPositive("query.max_limit", int64(c.Query.MaxLimit))
 	checkPositive("ingest.batch_size", int64(c.Ingest.BatchSize))
 	checkPositive("ingest.flush_interval", int64(c.Ingest.FlushInterval))
 	checkPositive("ingest.retry_backoff", int64(c.Ingest.RetryBackoff))
+	for path, days := range map[string]int{"ingest.retention.requests_days": c.Ingest.Retention.RequestsDays,
+		"ingest.retention.bodies_days": c.Ingest.Retention.BodiesDays, "ingest.retention.rollups_days": c.Ingest.Retention.RollupsDays} {
+		if days < 0 {
+			bad(path, "must not be negative (0 keeps data forever)")
+		}
+	}
+	checkPositive("ingest.retention.check_interval", int64(c.Ingest.Retention.CheckInterval))
 	if c.Ingest.MaxRetryBackoff < c.Ingest.RetryBackoff {
 		bad("ingest.max_retry_backoff", "must be at least ingest.retry_backoff (%s)", c.Ingest.RetryBackoff)
 	}
