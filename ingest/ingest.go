@@ -27,10 +27,18 @@ type Fetcher interface {
 	CommitMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Store persists decoded records. Insert must be safe to retry with the
-// same records.
+// Store persists decoded records. InsertItems must be idempotent: items
+// already stored are left out, so a retry stores and counts nothing twice.
 type Store interface {
-	Insert(ctx context.Context, recs []*record.Record) error
+	InsertItems(ctx context.Context, items []Item) error
+}
+
+// Fencer is an optional Store capability: the highest Kafka offset stored
+// per partition of a topic. With it, the ingester skips what a previous
+// consumer of a partition stored but did not commit, before it ever
+// reaches the store.
+type Fencer interface {
+	Fence(ctx context.Context, topic string) (map[int]int64, error)
 }
 
 // DeadLetters receives messages that cannot be ingested.
@@ -52,6 +60,7 @@ type Options struct {
 // Stats are the ingester's counters since start.
 type Stats struct {
 	Inserted     int64 // records written to the store
+	Fenced       int64 // records skipped: already stored, by the offset fence
 	Batches      int64
 	DeadLettered int64
 	InsertErrors int64 // failed insert attempts (each retried)
@@ -66,7 +75,19 @@ type Ingester struct {
 	opts Options
 	log  *slog.Logger
 
-	inserted, batches, deadLettered, insertErrors, lastFlush atomic.Int64
+	inserted, fenced, batches, deadLettered, insertErrors, lastFlush atomic.Int64
+
+	// fence is the highest offset known stored, per partition; last is the
+	// highest offset this process handled. A partition seen for the first
+	// time, or whose offsets go back (a rebalance, a rewind), has its fence
+	// read again from the store.
+	fence map[partitionKey]int64
+	last  map[partitionKey]int64
+}
+
+type partitionKey struct {
+	topic     string
+	partition int
 }
 
 // New returns an ingester.
@@ -74,13 +95,15 @@ func New(src Fetcher, dst Store, dlq DeadLetters, opts Options) *Ingester {
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = 30 * time.Second
 	}
-	return &Ingester{src: src, dst: dst, dlq: dlq, opts: opts, log: opts.Logger}
+	return &Ingester{src: src, dst: dst, dlq: dlq, opts: opts, log: opts.Logger,
+		fence: map[partitionKey]int64{}, last: map[partitionKey]int64{}}
 }
 
 // Stats returns the counters.
 func (in *Ingester) Stats() Stats {
 	return Stats{
 		Inserted:     in.inserted.Load(),
+		Fenced:       in.fenced.Load(),
 		Batches:      in.batches.Load(),
 		DeadLettered: in.deadLettered.Load(),
 		InsertErrors: in.insertErrors.Load(),
@@ -175,7 +198,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 // commits its offsets. Storage is retried with backoff for as long as ctx
 // allows: records are never skipped because ClickHouse is down.
 func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
-	recs := make([]*record.Record, 0, len(batch))
+	items := make([]Item, 0, len(batch))
 	var dead []kafka.Message
 	for _, m := range batch {
 		r, err := record.Decode(m.Value)
@@ -183,13 +206,24 @@ func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
 			dead = append(dead, deadLetter(m, err))
 			continue
 		}
-		recs = append(recs, r)
+		items = append(items, Item{Record: r, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+	}
+	if err := in.refreshFence(ctx, batch); err != nil {
+		return err
+	}
+	stored := items[:0:0]
+	for _, it := range items {
+		if f, ok := in.fence[partitionKey{it.Topic, it.Partition}]; ok && it.Offset <= f {
+			in.fenced.Add(1)
+			continue
+		}
+		stored = append(stored, it)
 	}
 	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
-		err := in.dst.Insert(ctx, recs)
+		err := in.dst.InsertItems(ctx, stored)
 		if err != nil {
 			in.insertErrors.Add(1)
-			in.log.Warn("insert failed; retrying", "records", len(recs), "err", err)
+			in.log.Warn("insert failed; retrying", "records", len(stored), "err", err)
 		}
 		return err
 	}); err != nil {
@@ -209,9 +243,60 @@ func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
 	}); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	in.inserted.Add(int64(len(recs)))
+	for _, m := range batch {
+		k := partitionKey{m.Topic, m.Partition}
+		if last, ok := in.last[k]; !ok || m.Offset > last {
+			in.last[k] = m.Offset
+		}
+		if m.Offset > in.fence[k] {
+			in.fence[k] = m.Offset
+		}
+	}
+	in.inserted.Add(int64(len(stored)))
 	in.batches.Add(1)
 	in.lastFlush.Store(time.Now().UnixMilli())
+	return nil
+}
+
+// refreshFence reads the offset fence of every partition in batch that this
+// process has not handled yet, or whose offsets went back.
+func (in *Ingester) refreshFence(ctx context.Context, batch []kafka.Message) error {
+	fencer, ok := in.dst.(Fencer)
+	if !ok {
+		return nil
+	}
+	topics := map[string]bool{}
+	for _, m := range batch {
+		k := partitionKey{m.Topic, m.Partition}
+		if last, seen := in.last[k]; !seen || m.Offset <= last {
+			topics[m.Topic] = true
+		}
+	}
+	for topic := range topics {
+		var fence map[int]int64
+		if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
+			var err error
+			fence, err = fencer.Fence(ctx, topic)
+			if err != nil {
+				in.log.Warn("reading the offset fence failed; retrying", "err", err)
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("offset fence: %w", err)
+		}
+		for _, m := range batch {
+			if m.Topic != topic {
+				continue
+			}
+			k := partitionKey{m.Topic, m.Partition}
+			if f, ok := fence[m.Partition]; ok {
+				in.fence[k] = f
+			} else {
+				delete(in.fence, k)
+			}
+			delete(in.last, k) // re-armed below once the batch is stored
+		}
+	}
 	return nil
 }
 

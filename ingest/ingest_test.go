@@ -231,12 +231,12 @@ type flakyStore struct {
 	calls    atomic.Int32
 }
 
-func (s *flakyStore) Insert(ctx context.Context, recs []*record.Record) error {
+func (s *flakyStore) InsertItems(ctx context.Context, items []Item) error {
 	s.calls.Add(1)
 	if s.failures.Add(-1) >= 0 {
 		return errors.New("connection refused")
 	}
-	return s.Store.Insert(ctx, recs)
+	return s.Store.InsertItems(ctx, items)
 }
 
 func TestInsertFailuresAreRetriedWithoutLoss(t *testing.T) {
@@ -306,4 +306,107 @@ func (f *countingFetcher) FetchMessage(ctx context.Context) (kafka.Message, erro
 		f.n.Add(1)
 	}
 	return m, err
+}
+
+func rawCount(t *testing.T, cfg config.ClickHouse, table string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := testenv.Conn(t, cfg).QueryRow(context.Background(), "SELECT count() FROM "+table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestInsertIsIdempotent(t *testing.T) {
+	chcfg := testenv.ClickHouse(t)
+	store := NewClickHouseStore(testenv.Conn(t, chcfg))
+	var recs []*record.Record
+	for i := 0; i < 50; i++ {
+		r := testRecord(i)
+		r.StartedAtMs -= int64(i) * 90_000 // across many minutes
+		recs = append(recs, r)
+	}
+	ctx := context.Background()
+	if err := store.Insert(ctx, recs[:30]); err != nil {
+		t.Fatal(err)
+	}
+	// A retry of a batch that partly made it, with a repeat inside it.
+	if err := store.Insert(ctx, append(recs, recs[40])); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"requests", "request_bodies", "trace_index"} {
+		if n := rawCount(t, chcfg, table); n != 50 {
+			t.Errorf("%s holds %d rows, want 50: a replay was inserted again", table, n)
+		}
+	}
+}
+
+// commitLosingFetcher forgets to commit, as an ingester killed between its
+// insert and its commit does.
+type commitLosingFetcher struct{ Fetcher }
+
+func (commitLosingFetcher) CommitMessages(context.Context, ...kafka.Message) error { return nil }
+
+// countingStore counts what reaches the store.
+type countingStore struct {
+	*ClickHouseStore
+	items atomic.Int64
+}
+
+func (s *countingStore) InsertItems(ctx context.Context, items []Item) error {
+	s.items.Add(int64(len(items)))
+	return s.ClickHouseStore.InsertItems(ctx, items)
+}
+
+func TestOffsetFenceSkipsWhatIsStoredButUncommitted(t *testing.T) {
+	kcfg := kafkaConfig(t)
+	chcfg := testenv.ClickHouse(t)
+	const n = 60
+	values := make([][]byte, n)
+	for i := range values {
+		values[i] = encode(t, testRecord(i))
+	}
+	produce(t, kcfg, values...)
+
+	// The first ingester stores everything but never commits.
+	first := kafkax.NewReader(kcfg)
+	in := New(commitLosingFetcher{first}, NewClickHouseStore(testenv.Conn(t, chcfg)), nil, testOptions())
+	stop := runIngester(t, in)
+	waitFor(t, "the first ingester to store everything", func() bool { return in.Stats().Inserted == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+
+	// The next one is handed the same messages again and skips them all
+	// before they reach the store.
+	store := &countingStore{ClickHouseStore: NewClickHouseStore(testenv.Conn(t, chcfg))}
+	second := kafkax.NewReader(kcfg)
+	defer second.Close()
+	in2 := New(second, store, nil, testOptions())
+	stop = runIngester(t, in2)
+	waitFor(t, "the replay to be fenced", func() bool { return in2.Stats().Fenced == n })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.items.Load(); got != 0 {
+		t.Errorf("%d replayed records reached the store past the fence", got)
+	}
+	if got := rawCount(t, chcfg, "requests"); got != n {
+		t.Errorf("requests holds %d rows, want %d", got, n)
+	}
+	fence, err := NewClickHouseStore(testenv.Conn(t, chcfg)).Fence(context.Background(), kcfg.Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(0)
+	for _, off := range fence {
+		total += off + 1 // offsets start at 0 in each partition
+	}
+	if total != n {
+		t.Errorf("fence %v covers %d offsets, want %d", fence, total, n)
+	}
 }

@@ -4,17 +4,31 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/switchyard/switchyard/record"
 )
 
-// ClickHouseStore writes records into the base schema (migrations 0001):
-// bodies into request_bodies, everything else into requests. Column lists
-// are always named (ClickHouse 18.16 requires it for batch inserts).
+// ClickHouseStore writes records into the schema of migrations/sql: bodies
+// into request_bodies, everything else into requests. Column lists are
+// always named (ClickHouse 18.16 requires it for batch inserts).
+//
+// Inserts are idempotent: records whose request id is already stored are
+// left out, so a retried or replayed batch is stored — and counted by the
+// rollup views — once.
 type ClickHouseStore struct {
 	conn driver.Conn
+}
+
+// Item is a record and where it came from in Kafka (Offset -1: not from
+// Kafka).
+type Item struct {
+	Record    *record.Record
+	Topic     string
+	Partition int
+	Offset    int64
 }
 
 // NewClickHouseStore writes through conn, whose database holds the schema.
@@ -31,16 +45,30 @@ const insertRequests = `INSERT INTO requests (
 	prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, usage_estimated,
 	cost_nusd, cache_hit,
 	attempts.provider, attempts.model, attempts.status_code, attempts.latency_ms, attempts.error_type,
-	routing_strategy, routing_reason, body_truncated, bodies_omitted)`
+	routing_strategy, routing_reason, body_truncated, bodies_omitted,
+	kafka_topic, kafka_partition, kafka_offset)`
 
-// Insert writes recs. Bodies go first, so that a request visible in
-// `requests` always has its bodies; a failure part-way is repaired by
-// retrying the whole call, which the ReplacingMergeTree tables fold.
+// Insert stores records that did not come from Kafka.
 func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) error {
-	if len(recs) == 0 {
+	items := make([]Item, len(recs))
+	for i, r := range recs {
+		items[i] = Item{Record: r, Partition: -1, Offset: -1}
+	}
+	return s.InsertItems(ctx, items)
+}
+
+// InsertItems stores items, leaving out those already stored. Bodies go
+// first, so that a request visible in `requests` always has its bodies; a
+// failure part-way is repaired by calling again with the same items.
+func (s *ClickHouseStore) InsertItems(ctx context.Context, items []Item) error {
+	items, err := s.unstored(ctx, items)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
 		return nil
 	}
-	if err := s.insertBodies(ctx, recs); err != nil {
+	if err := s.insertBodies(ctx, items); err != nil {
 		return err
 	}
 	batch, err := s.conn.PrepareBatch(ctx, insertRequests)
@@ -48,7 +76,8 @@ func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) err
 		return fmt.Errorf("prepare requests insert: %w", err)
 	}
 	defer batch.Abort()
-	for _, r := range recs {
+	for _, it := range items {
+		r := it.Record
 		metaKeys, metaValues := sortedMetadata(r.Metadata)
 		n := len(r.Attempts)
 		aProvider, aModel := make([]string, n), make([]string, n)
@@ -71,6 +100,7 @@ func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) err
 			r.CostNUSD, boolU8(r.CacheHit),
 			aProvider, aModel, aStatus, aLatency, aError,
 			r.Routing.Strategy, r.Routing.Reason, boolU8(r.BodyTruncated), boolU8(r.BodiesOmitted),
+			it.Topic, int32(it.Partition), it.Offset,
 		)
 		if err != nil {
 			return fmt.Errorf("append request %s: %w", r.RequestID, err)
@@ -82,14 +112,87 @@ func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) err
 	return nil
 }
 
-func (s *ClickHouseStore) insertBodies(ctx context.Context, recs []*record.Record) error {
+// unstored returns the items whose request id is not in `requests` yet,
+// and not repeated earlier in items. The look-up reads only the minutes the
+// records started in: the table is ordered by (ts, request_id).
+func (s *ClickHouseStore) unstored(ctx context.Context, items []Item) ([]Item, error) {
+	if len(items) == 0 {
+		return items, nil
+	}
+	ids := make([]string, 0, len(items))
+	minutes := map[int64]bool{}
+	for _, it := range items {
+		ids = append(ids, it.Record.RequestID)
+		minutes[max(it.Record.StartedAtMs, 0)/60_000] = true
+	}
+	var ranges []string
+	var args []any
+	sorted := sortedKeys(minutes)
+	for i := 0; i < len(sorted); {
+		// Consecutive minutes make one range.
+		j := i
+		for j+1 < len(sorted) && sorted[j+1] == sorted[j]+1 {
+			j++
+		}
+		ranges = append(ranges, "ts BETWEEN toDateTime(?, 'UTC') AND toDateTime(?, 'UTC')")
+		args = append(args, uint32(sorted[i]*60), uint32(sorted[j]*60+59))
+		i = j + 1
+	}
+	args = append(args, ids)
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT request_id FROM requests WHERE ("+strings.Join(ranges, " OR ")+") AND has(?, request_id)", args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up stored ids: %w", err)
+	}
+	defer rows.Close()
+	stored := make(map[string]bool)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		stored[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := items[:0:0]
+	for _, it := range items {
+		if !stored[it.Record.RequestID] {
+			stored[it.Record.RequestID] = true // a repeat within the batch
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// Fence returns, per partition of topic, the highest Kafka offset stored.
+func (s *ClickHouseStore) Fence(ctx context.Context, topic string) (map[int]int64, error) {
+	rows, err := s.conn.Query(ctx, "SELECT partition, maxMerge(max_offset) FROM ingest_offsets WHERE topic = ? GROUP BY partition", topic)
+	if err != nil {
+		return nil, fmt.Errorf("read offset fence: %w", err)
+	}
+	defer rows.Close()
+	fence := map[int]int64{}
+	for rows.Next() {
+		var p int32
+		var off int64
+		if err := rows.Scan(&p, &off); err != nil {
+			return nil, err
+		}
+		fence[int(p)] = off
+	}
+	return fence, rows.Err()
+}
+
+func (s *ClickHouseStore) insertBodies(ctx context.Context, items []Item) error {
 	batch, err := s.conn.PrepareBatch(ctx, insertBodies)
 	if err != nil {
 		return fmt.Errorf("prepare bodies insert: %w", err)
 	}
 	defer batch.Abort()
 	rows := 0
-	for _, r := range recs {
+	for _, it := range items {
+		r := it.Record
 		if r.RequestBody == "" && r.ResponseBody == "" {
 			continue
 		}
@@ -105,6 +208,15 @@ func (s *ClickHouseStore) insertBodies(ctx context.Context, recs []*record.Recor
 		return fmt.Errorf("insert bodies: %w", err)
 	}
 	return nil
+}
+
+func sortedKeys(m map[int64]bool) []int64 {
+	keys := make([]int64, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
 }
 
 func sortedMetadata(m map[string]string) (keys, values []string) {
