@@ -30,8 +30,8 @@ func Encode(dst []byte, r *Record) ([]byte, error) {
 // Decode parses one record. It rejects malformed JSON, a missing request_id
 // and schema versions newer than SchemaVersion, with an error that says which.
 func Decode(data []byte) (*Record, error) {
-	var r Record
-	if err := json.Unmarshal(data, &r); err != nil {
+	r, err := decodeRecord(data)
+	if err != nil {
 		return nil, fmt.Errorf("record: decode: %w", err)
 	}
 	if r.SchemaVersion < 1 || r.SchemaVersion > SchemaVersion {
@@ -40,5 +40,5 @@ func Decode(data []byte) (*Record, error) {
 	if r.RequestID == "" {
 		return nil, errors.New("record: decode: request_id is empty")
 	}
-	return &r, nil
+	return r, nil
 }

@@ -230,6 +230,15 @@ func (m Member) Is(name string) bool {
 	return m.Key() == name
 }
 
+// KeyBytes returns the member's key without allocating when it is written
+// without escapes (the usual case); the slice must not be modified.
+func (m Member) KeyBytes() []byte {
+	if bytes.IndexByte(m.rawKey, '\\') < 0 && utf8.Valid(m.rawKey) {
+		return m.rawKey
+	}
+	return []byte(m.Key())
+}
+
 // Key returns the member's key, unescaped (invalid UTF-8 becomes U+FFFD,
 // as encoding/json does).
 func (m Member) Key() string {
@@ -253,11 +262,11 @@ func Unquote(raw []byte) (string, error) {
 		return string(raw[1 : len(raw)-1]), nil
 	}
 	// Escapes, or invalid UTF-8 that becomes U+FFFD as encoding/json does.
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", ErrSyntax
+	out, err := AppendUnquoted(make([]byte, 0, len(raw)), raw)
+	if err != nil {
+		return "", err
 	}
-	return s, nil
+	return string(out), nil
 }
 
 // Int parses a raw JSON number that is an integer (as token counts are);
@@ -293,33 +302,50 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
+// stringStop marks the bytes that end a run of plain string content: the
+// closing quote, an escape, and control characters (invalid in JSON).
+var stringStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // skipString validates the string starting at data[i] and returns the
 // index just past it.
 func skipString(data []byte, i int) (int, error) {
-	for j := i + 1; j < len(data); j++ {
-		switch c := data[j]; {
-		case c == '"':
+	j := i + 1
+	for {
+		for j < len(data) && !stringStop[data[j]] {
+			j++
+		}
+		if j >= len(data) {
+			return 0, ErrSyntax
+		}
+		switch data[j] {
+		case '"':
 			return j + 1, nil
-		case c == '\\':
+		case '\\':
 			j++
 			if j >= len(data) {
 				return 0, ErrSyntax
 			}
 			switch data[j] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
 			case 'u':
 				if j+4 >= len(data) || !isHex(data[j+1]) || !isHex(data[j+2]) || !isHex(data[j+3]) || !isHex(data[j+4]) {
 					return 0, ErrSyntax
 				}
-				j += 4
+				j += 5
 			default:
 				return 0, ErrSyntax
 			}
-		case c < 0x20:
-			return 0, ErrSyntax
+		default:
+			return 0, ErrSyntax // a control character
 		}
 	}
-	return 0, ErrSyntax
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }

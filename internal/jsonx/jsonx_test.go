@@ -206,3 +206,24 @@ func TestElementsAndScalars(t *testing.T) {
 		}
 	}
 }
+
+// FuzzUnquote checks that Unquote reads every string literal exactly as
+// encoding/json does.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\ud83d\ude00"`, `"\ud800"`, `"\udc00\ud800x"`, "\"\xff\xfe\"", `"\u0000"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		if json.Unmarshal(raw, &want) != nil {
+			return
+		}
+		if end, err := SkipValue(raw, 0); err != nil || end != len(raw) || raw[0] != '"' {
+			return // not exactly one string literal
+		}
+		got, err := Unquote(raw)
+		if err != nil || got != want {
+			t.Fatalf("Unquote(%q) = %q, %v; encoding/json reads %q", raw, got, err, want)
+		}
+	})
+}
