@@ -114,9 +114,12 @@ type Kafka struct {
 	ConsumerGroup string   `yaml:"consumer_group"`
 	// CreateTopics creates the topics at start-up when they are missing,
 	// with Partitions partitions and ReplicationFactor replicas.
-	CreateTopics      bool `yaml:"create_topics"`
-	Partitions        int  `yaml:"partitions"`
-	ReplicationFactor int  `yaml:"replication_factor"`
+	// SessionTimeout is how long the group waits for a silent consumer (a
+	// crashed ingester) before handing its partitions to another.
+	SessionTimeout    time.Duration `yaml:"session_timeout"`
+	CreateTopics      bool          `yaml:"create_topics"`
+	Partitions        int           `yaml:"partitions"`
+	ReplicationFactor int           `yaml:"replication_factor"`
 }
 
 // ClickHouse names the server (native protocol) and database.

@@ -95,6 +95,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&k.ConsumerGroup, DefaultConsumerGroup)
 	setDefault(&k.Partitions, DefaultPartitions)
 	setDefault(&k.ReplicationFactor, 1)
+	setDefault(&k.SessionTimeout, 10*time.Second)
 
 	ch := &c.ClickHouse
 	if len(ch.Addr) == 0 {
@@ -177,6 +178,9 @@ func (c *Config) Validate() error {
 	}
 	checkPositive("kafka.partitions", int64(c.Kafka.Partitions))
 	checkPositive("kafka.replication_factor", int64(c.Kafka.ReplicationFactor))
+	if c.Kafka.SessionTimeout < 6*time.Second {
+		bad("kafka.session_timeout", "must be at least 6s (brokers refuse less by default)")
+	}
 	for i, a := range c.ClickHouse.Addr {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad(fmt.Sprintf("clickhouse.addr[%d]", i), "%q is not host:port", a)

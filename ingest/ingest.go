@@ -63,7 +63,7 @@ type Stats struct {
 	Fenced       int64 // records skipped: already stored, by the offset fence
 	Batches      int64
 	DeadLettered int64
-	InsertErrors int64 // failed insert attempts (each retried)
+	StoreErrors  int64 // failed calls to the store: inserts and fence reads (each retried)
 	LastFlushAt  int64 // unix ms of the last stored batch
 }
 
@@ -75,7 +75,7 @@ type Ingester struct {
 	opts Options
 	log  *slog.Logger
 
-	inserted, fenced, batches, deadLettered, insertErrors, lastFlush atomic.Int64
+	inserted, fenced, batches, deadLettered, storeErrors, lastFlush atomic.Int64
 
 	// fence is the highest offset known stored, per partition; last is the
 	// highest offset this process handled. A partition seen for the first
@@ -106,7 +106,7 @@ func (in *Ingester) Stats() Stats {
 		Fenced:       in.fenced.Load(),
 		Batches:      in.batches.Load(),
 		DeadLettered: in.deadLettered.Load(),
-		InsertErrors: in.insertErrors.Load(),
+		StoreErrors:  in.storeErrors.Load(),
 		LastFlushAt:  in.lastFlush.Load(),
 	}
 }
@@ -222,7 +222,7 @@ func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
 	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
 		err := in.dst.InsertItems(ctx, stored)
 		if err != nil {
-			in.insertErrors.Add(1)
+			in.storeErrors.Add(1)
 			in.log.Warn("insert failed; retrying", "records", len(stored), "err", err)
 		}
 		return err
@@ -278,6 +278,7 @@ func (in *Ingester) refreshFence(ctx context.Context, batch []kafka.Message) err
 			var err error
 			fence, err = fencer.Fence(ctx, topic)
 			if err != nil {
+				in.storeErrors.Add(1)
 				in.log.Warn("reading the offset fence failed; retrying", "err", err)
 			}
 			return err

@@ -258,8 +258,8 @@ func TestInsertFailuresAreRetriedWithoutLoss(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if st := in.Stats(); st.InsertErrors != 5 {
-		t.Errorf("insert errors = %d, want 5", st.InsertErrors)
+	if st := in.Stats(); st.StoreErrors != 5 {
+		t.Errorf("insert errors = %d, want 5", st.StoreErrors)
 	}
 	if got := countRows(t, chcfg, "requests"); got != n {
 		t.Fatalf("%d records stored, want %d", got, n)

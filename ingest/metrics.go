@@ -11,7 +11,7 @@ func RegisterMetrics(reg prometheus.Registerer, in *Ingester) {
 		counter("switchyard_ingest_records_total", "Records written to ClickHouse.", func(s Stats) int64 { return s.Inserted }),
 		counter("switchyard_ingest_batches_total", "Batches written and committed.", func(s Stats) int64 { return s.Batches }),
 		counter("switchyard_ingest_dead_letters_total", "Messages sent to the dead-letter topic.", func(s Stats) int64 { return s.DeadLettered }),
-		counter("switchyard_ingest_insert_errors_total", "Failed insert attempts (each retried).", func(s Stats) int64 { return s.InsertErrors }),
+		counter("switchyard_ingest_store_errors_total", "Failed ClickHouse calls: inserts and offset-fence reads (each retried).", func(s Stats) int64 { return s.StoreErrors }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_ingest_last_flush_timestamp_seconds", Help: "When the last batch was stored."},
 			func() float64 { return float64(in.Stats().LastFlushAt) / 1000 }),
 	)

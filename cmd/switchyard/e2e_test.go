@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,15 @@ import (
 	"github.com/switchyard/switchyard/record"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain runs the tests, or — when a test starts this binary again with
+// SWITCHYARD_TEST_RUN set — the switchyard command itself, so that fault
+// tests can kill a real process.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("SWITCHYARD_TEST_RUN"); args != "" {
+		os.Exit(run(strings.Fields(args), os.Stdout, os.Stderr))
+	}
+	testenv.Main(m)
+}
 
 const e2eKey = "sk-e2e-key-0001"
 

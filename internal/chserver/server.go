@@ -368,6 +368,11 @@ func (s *Server) stop() error {
 	}
 }
 
+// Kill ends the server at once with SIGKILL, as a crash or an OOM kill
+// would, and waits for it to be reaped. Fault tests use it; a later Stop
+// reports that the server had exited.
+func (s *Server) Kill() { s.kill() }
+
 // kill ends the process at once and waits for it to be reaped.
 func (s *Server) kill() {
 	_ = s.cmd.Process.Kill()

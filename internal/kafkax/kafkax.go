@@ -53,6 +53,11 @@ func NewReader(cfg config.Kafka) *kafka.Reader {
 		CommitInterval: 0,
 		StartOffset:    kafka.FirstOffset,
 		QueueCapacity:  10000,
+		// A crashed ingester's partitions move on after SessionTimeout.
+		SessionTimeout:    cfg.SessionTimeout,
+		RebalanceTimeout:  cfg.SessionTimeout,
+		HeartbeatInterval: cfg.SessionTimeout / 10,
+		JoinGroupBackoff:  time.Second,
 	})
 }
 

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/internal/chdb"
+	"github.com/switchyard/switchyard/internal/chserver"
+	"github.com/switchyard/switchyard/internal/kafkax"
+	"github.com/switchyard/switchyard/internal/testenv"
+	"github.com/switchyard/switchyard/migrations"
+	"github.com/switchyard/switchyard/record"
+)
+
+// faultRecord is a realistic record: bodies included.
+func faultRecord(i int, base int64) *record.Record {
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"` + strings.Repeat("question ", 40) + fmt.Sprint(i) + `"}]}`
+	return &record.Record{
+		RequestID: fmt.Sprintf("%08x-%04x-7000-8000-%012d", uint64(base)>>16, uint64(base)&0xffff, i),
+		TraceID:   fmt.Sprintf("%032x", i), SpanID: fmt.Sprintf("%016x", i+1),
+		StartedAtMs: base + int64(i), LatencyMs: 100, Endpoint: "/v1/chat/completions",
+		Model: "gpt-4o-mini", Provider: "p", KeyID: "k", Team: "t", Outcome: record.OutcomeOK, StatusCode: 200,
+		Usage: record.Usage{PromptTokens: 50, CompletionTokens: int64(i % 100)}, CostNUSD: int64(1000 + i),
+		RequestBody: body, ResponseBody: `{"choices":[{"message":{"content":"` + strings.Repeat("answer ", 40) + `"}}]}`,
+	}
+}
+
+func produceRecords(t *testing.T, kcfg config.Kafka, recs []*record.Record) {
+	t.Helper()
+	w := kafkax.NewWriter(kcfg, kcfg.Topic, 500)
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for start := 0; start < len(recs); start += 500 {
+		var msgs []kafka.Message
+		for _, r := range recs[start:min(start+500, len(recs))] {
+			b, err := record.Encode(nil, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, kafka.Message{Key: []byte(r.RequestID), Value: b})
+		}
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// storedTotals are what ClickHouse holds: rows (replays not yet merged away
+// count twice), distinct ids and the spend sum over distinct ids.
+type storedTotals struct {
+	rows, distinct uint64
+	cost           int64
+}
+
+func stored(t *testing.T, cfg config.ClickHouse) (storedTotals, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := chdb.Open(ctx, cfg)
+	if err != nil {
+		return storedTotals{}, err
+	}
+	defer conn.Close()
+	var s storedTotals
+	err = conn.QueryRow(ctx, "SELECT count(), uniqExact(request_id), (SELECT sum(cost_nusd) FROM requests FINAL) FROM requests").Scan(&s.rows, &s.distinct, &s.cost)
+	return s, err
+}
+
+func wantTotals(recs []*record.Record) storedTotals {
+	w := storedTotals{rows: uint64(len(recs)), distinct: uint64(len(recs))}
+	for _, r := range recs {
+		w.cost += r.CostNUSD
+	}
+	return w
+}
+
+func waitStored(t *testing.T, cfg config.ClickHouse, want storedTotals) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	var got storedTotals
+	var err error
+	for time.Now().Before(deadline) {
+		if got, err = stored(t, cfg); err == nil && got.distinct >= want.distinct {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != want {
+		t.Fatalf("stored %+v (err %v), want exactly %+v", got, err, want)
+	}
+}
+
+// stopMerges keeps replayed rows visible: a double insert must show as an
+// extra row, not be folded away by a merge before the check.
+func stopMerges(t *testing.T, cfg config.ClickHouse) {
+	t.Helper()
+	conn := testenv.Conn(t, cfg)
+	if err := conn.Exec(context.Background(), "SYSTEM STOP MERGES requests"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func faultConfig(t *testing.T, brokers []string, ch config.ClickHouse) (*config.Config, string) {
+	t.Helper()
+	text := fmt.Sprintf(`
+ingest:
+  listen: "127.0.0.1:0"
+  batch_size: 700
+  flush_interval: 100ms
+  retry_backoff: 50ms
+  max_retry_backoff: 500ms
+kafka:
+  brokers: [%q]
+  session_timeout: 6s
+clickhouse:
+  addr: [%q]
+  database: %s
+`, brokers[0], ch.Addr[0], ch.Database)
+	path := filepath.Join(t.TempDir(), "switchyard.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, path
+}
+
+// TestIngesterKilledMidBatch kills the ingester process with SIGKILL while
+// it is storing, several times, and restarts it: every record ends up
+// stored exactly once, with the exact spend.
+func TestIngesterKilledMidBatch(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	stopMerges(t, ch)
+	cfg, path := faultConfig(t, testenv.Kafka(t, "switchyard.requests", "switchyard.requests.dlq"), ch)
+	base := time.Now().UnixMilli()
+	var recs []*record.Record
+	for i := 0; i < 12000; i++ {
+		recs = append(recs, faultRecord(i, base))
+	}
+	produceRecords(t, cfg.Kafka, recs)
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SWITCHYARD_TEST_RUN=ingest --config "+path, "SWITCHYARD_LOG=warn")
+		cmd.Stderr = io.Discard
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	for kill := 1; kill <= 2; kill++ {
+		cmd := start()
+		before, _ := stored(t, ch)
+		// Kill it as soon as it has stored something more: mid-way through
+		// the topic, usually between an insert and its commit.
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			if now, err := stored(t, ch); err == nil && now.distinct > before.distinct {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	cmd := start()
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	waitStored(t, ch, wantTotals(recs))
+}
+
+// TestClickHouseDownDuringLoad kills ClickHouse while records flow and
+// brings it back: the ingester retries, loses nothing and stores nothing
+// twice.
+func TestClickHouseDownDuringLoad(t *testing.T) {
+	testenv.RequireClickHouseBinary(t)
+	server, err := chserver.Start(context.Background(), chserver.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(server.Kill)
+	ch := config.ClickHouse{Addr: []string{server.TCPAddr()}, Database: "faults", Username: "default", DialTimeout: time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := chdb.Open(ctx, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrations.Up(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	stopMerges(t, ch)
+	cfg, _ := faultConfig(t, testenv.Kafka(t, "switchyard.requests", "switchyard.requests.dlq"), ch)
+	app, err := newIngestApp(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stopIngest := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.run(runCtx) }()
+	defer func() {
+		stopIngest()
+		if err := <-done; err != nil {
+			t.Errorf("ingester: %v", err)
+		}
+	}()
+
+	base := time.Now().UnixMilli()
+	var recs []*record.Record
+	for i := 0; i < 6000; i++ {
+		recs = append(recs, faultRecord(i, base))
+	}
+	produceRecords(t, cfg.Kafka, recs[:2000])
+	waitUntil(t, "the first records stored", func() bool { s, err := stored(t, ch); return err == nil && s.distinct > 0 })
+	server.Kill()
+	produceRecords(t, cfg.Kafka, recs[2000:4000]) // while ClickHouse is down
+	time.Sleep(time.Second)
+	restarted, err := chserver.Start(ctx, chserver.Options{Dir: server.Dir(), TCPPort: server.TCPPort(), HTTPPort: server.HTTPPort()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Stop() })
+	stopMerges(t, ch) // a restarted server merges again
+	produceRecords(t, cfg.Kafka, recs[4000:])
+	waitStored(t, ch, wantTotals(recs))
+	if app.ingester.Stats().StoreErrors == 0 {
+		t.Error("no store call failed: ClickHouse was not down while records came in")
+	}
+}
