@@ -37,8 +37,34 @@
 //
 //	-- requires-clickhouse: 20.3
 //
-// The runner skips such a migration, and reports it as skipped, on older
-// servers; it is applied by the first Up after the server is upgraded.
+// naming the lowest release that can apply every statement in the file
+// (checked against the ClickHouse changelog; when in doubt, the next LTS).
+// The runner skips such a migration on older servers and reports it as
+// skipped, not failed; a skipped migration stays pending, and the first Up
+// after the server is upgraded applies it. What that means today:
+//
+//   - On ClickHouse 18.16 (what the tests run): every file without a gate
+//     applies; 0005 codecs, 0006 skipping indexes, 0007 the DateTime64
+//     started_at alias and 0008 insert deduplication are skipped. The
+//     schema works without them: bodies are stored with LZ4, traces and
+//     sessions are found through the look-up tables of 0001, replays are
+//     folded by ReplacingMergeTree and fenced by the ingester (0002).
+//   - On current ClickHouse (compose's image): everything applies.
+//
+// Retention is not a migration: its period is configuration, so
+// internal/retention sets table TTLs (or drops old partitions on servers
+// without TTL) at run time.
+//
+// # Concurrent runners
+//
+// Up takes a lock first, a table named schema_migrations_lock (see lock.go
+// for why a table works as a mutex on ClickHouse), so two `switchyard
+// migrate` or two ingesters starting at once apply each migration once: one
+// applies, the others wait for it and then find nothing to do. A waiter logs
+// who holds the lock and gives up with ErrLocked when its context ends. The
+// holder sends heartbeats; a lock without one for Runner.LockStaleAfter (10
+// minutes by default) is taken for the lock of a dead runner and broken,
+// with a warning naming it.
 //
 // This package never drops user data on its own and never runs on start-up
 // of a service implicitly: `switchyard migrate` (and dev mode, and tests)

@@ -45,3 +45,41 @@ func TestVersionAtLeast(t *testing.T) {
 		}
 	}
 }
+
+func TestAddIndexEmulation(t *testing.T) {
+	m := addIndexRE.FindStringSubmatch("ALTER TABLE requests ADD INDEX IF NOT EXISTS idx_user `user` TYPE bloom_filter GRANULARITY 4")
+	if m == nil || m[1] != "requests" || m[2] != "idx_user" || m[3] != " `user` TYPE bloom_filter GRANULARITY 4" {
+		t.Fatalf("addIndexRE = %q", m)
+	}
+	if addIndexRE.MatchString("ALTER TABLE requests MATERIALIZE INDEX idx_user") {
+		t.Error("addIndexRE matches MATERIALIZE INDEX")
+	}
+
+	// As current releases print a table with indexes, on one line.
+	const createQuery = "CREATE TABLE db.requests (`request_id` String, `trace_id` String, `user` String, " +
+		"INDEX idx_trace_id trace_id TYPE bloom_filter GRANULARITY 4, INDEX `idx_user` `user` TYPE bloom_filter GRANULARITY 4) " +
+		"ENGINE = ReplacingMergeTree PARTITION BY toYYYYMMDD(ts) ORDER BY (ts, request_id) SETTINGS index_granularity = 8192"
+	for name, want := range map[string]bool{
+		"idx_trace_id": true,
+		"idx_user":     true,
+		"`idx_user`":   true,
+		"idx_trace":    false, // a prefix of an existing name
+		"idx_key_id":   false,
+		"request_id":   false, // a column, not an index
+	} {
+		if got := hasIndex(createQuery, name); got != want {
+			t.Errorf("hasIndex(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestLockLiterals(t *testing.T) {
+	for _, s := range []string{"plain", "it's", `back\slash`, "vm pid 42"} {
+		if got := unquoteString(quoteString(s)); got != s {
+			t.Errorf("unquoteString(quoteString(%q)) = %q", s, got)
+		}
+	}
+	if got := sanitize("host-1.example.com's box"); got != "host-1.example.com_s_box" {
+		t.Errorf("sanitize = %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strings"
@@ -61,6 +62,16 @@ func (r Result) String() string {
 type Runner struct {
 	// FS holds the NNNN_name.sql files at its root.
 	FS fs.FS
+	// Log receives the lock's waits and breaks; nil means slog.Default().
+	Log *slog.Logger
+	// LockStaleAfter is how long the migration lock may go without a
+	// heartbeat before a waiting runner breaks it; zero means
+	// DefaultLockStaleAfter.
+	LockStaleAfter time.Duration
+	// ServerVersion, when set, is used for the requires-clickhouse gates
+	// instead of the server's version(). Tests use it to see what a newer
+	// (or older) server would be given; leave it empty otherwise.
+	ServerVersion string
 }
 
 // New returns a runner over the migrations embedded in the binary.
@@ -100,15 +111,25 @@ const schemaMigrationsDDL = `CREATE TABLE IF NOT EXISTS schema_migrations (
 // was modified, and stops at the first failing statement; fix the cause
 // and run it again.
 //
-// Up is not safe to run from two processes at once on one database:
-// ClickHouse has no lock to take. Both would apply the same idempotent
-// statements, and the history would hold the version twice, which Status
-// tolerates.
-func (r *Runner) Up(ctx context.Context, conn driver.Conn) ([]Result, error) {
+// Runners in several processes may call Up on one database at once: Up
+// takes the database's migration lock (see lock.go) first, so one applies
+// the migrations and the others wait, then find nothing left to do. A
+// waiter gives up with ErrLocked, naming the holder, when ctx ends; a lock
+// whose holder died is broken after LockStaleAfter, with a warning.
+func (r *Runner) Up(ctx context.Context, conn driver.Conn) (results []Result, err error) {
 	migrations, err := r.Migrations()
 	if err != nil {
 		return nil, err
 	}
+	lock, err := r.acquireLock(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if releaseErr := lock.release(ctx); releaseErr != nil {
+			err = errors.Join(err, releaseErr)
+		}
+	}()
 	if err := conn.Exec(ctx, schemaMigrationsDDL); err != nil {
 		return nil, fmt.Errorf("migrations: create schema_migrations: %w", err)
 	}
@@ -126,17 +147,14 @@ func (r *Runner) Up(ctx context.Context, conn driver.Conn) ([]Result, error) {
 		return nil, err
 	}
 
-	var (
-		results       []Result
-		serverVersion string
-	)
+	var serverVersion string
 	for _, m := range migrations {
 		if _, ok := applied[m.Version]; ok {
 			continue
 		}
 		if m.RequiresServer != "" {
 			if serverVersion == "" {
-				if serverVersion, err = readServerVersion(ctx, conn); err != nil {
+				if serverVersion, err = r.serverVersion(ctx, conn); err != nil {
 					return results, err
 				}
 			}
@@ -147,6 +165,11 @@ func (r *Runner) Up(ctx context.Context, conn driver.Conn) ([]Result, error) {
 				})
 				continue
 			}
+		}
+		// A runner that stalled past LockStaleAfter may have lost the lock
+		// to one that took it for dead; it must not go on beside it.
+		if err := lock.check(ctx); err != nil {
+			return results, err
 		}
 		for i, stmt := range m.Statements {
 			if err := execIdempotent(ctx, conn, stmt); err != nil {
@@ -199,7 +222,7 @@ func (r *Runner) Status(ctx context.Context, conn driver.Conn) ([]Result, error)
 			}
 		} else if m.RequiresServer != "" {
 			if serverVersion == "" {
-				if serverVersion, err = readServerVersion(ctx, conn); err != nil {
+				if serverVersion, err = r.serverVersion(ctx, conn); err != nil {
 					return nil, err
 				}
 			}
@@ -269,7 +292,11 @@ func record(ctx context.Context, conn driver.Conn, m Migration, appliedAt time.T
 	return nil
 }
 
-func readServerVersion(ctx context.Context, conn driver.Conn) (string, error) {
+// serverVersion is the version the requires-clickhouse gates compare with.
+func (r *Runner) serverVersion(ctx context.Context, conn driver.Conn) (string, error) {
+	if r.ServerVersion != "" {
+		return r.ServerVersion, nil
+	}
 	var version string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&version); err != nil {
 		return "", fmt.Errorf("migrations: read server version: %w", err)
@@ -286,17 +313,20 @@ func skipReason(m Migration, serverVersion string) string {
 	return fmt.Sprintf("needs ClickHouse %s or newer, server is %s", m.RequiresServer, serverVersion)
 }
 
-// Column changes that 18.16 cannot make conditional. One action per ALTER,
-// so that the check covers the whole statement.
+// Column and index changes that some supported servers cannot make
+// conditional. One action per ALTER, so that the check covers the whole
+// statement.
 var (
 	addColumnRE  = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+([`\\w.]+)\\s+ADD\\s+COLUMN\\s+IF\\s+NOT\\s+EXISTS\\s+([`\\w]+)(\\s.*)$")
 	dropColumnRE = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+([`\\w.]+)\\s+DROP\\s+COLUMN\\s+IF\\s+EXISTS\\s+([`\\w]+)\\s*$")
+	addIndexRE   = regexp.MustCompile("(?is)^ALTER\\s+TABLE\\s+([`\\w.]+)\\s+ADD\\s+INDEX\\s+IF\\s+NOT\\s+EXISTS\\s+([`\\w]+)(\\s.*)$")
 )
 
-// execIdempotent runs one statement, emulating ADD COLUMN IF NOT EXISTS and
-// DROP COLUMN IF EXISTS with a look at system.columns, because 18.16
-// rejects both. The plain form is sent on every server, so one file serves
-// all versions.
+// execIdempotent runs one statement, emulating ADD COLUMN IF NOT EXISTS,
+// DROP COLUMN IF EXISTS (with a look at system.columns; 18.16 rejects both)
+// and ADD INDEX IF NOT EXISTS (with a look at the table's definition; the
+// first servers with skipping indexes may lack the clause). The plain form
+// is sent on every server, so one file serves all versions.
 func execIdempotent(ctx context.Context, conn driver.Conn, stmt string) error {
 	if m := addColumnRE.FindStringSubmatch(stmt); m != nil {
 		exists, err := columnExists(ctx, conn, m[1], m[2])
@@ -312,17 +342,48 @@ func execIdempotent(ctx context.Context, conn driver.Conn, stmt string) error {
 		}
 		return conn.Exec(ctx, "ALTER TABLE "+m[1]+" DROP COLUMN "+m[2])
 	}
+	if m := addIndexRE.FindStringSubmatch(stmt); m != nil {
+		createQuery, err := createTableQuery(ctx, conn, m[1])
+		if err != nil || hasIndex(createQuery, m[2]) {
+			return err
+		}
+		return conn.Exec(ctx, "ALTER TABLE "+m[1]+" ADD INDEX "+m[2]+m[3])
+	}
 	return conn.Exec(ctx, stmt)
 }
 
-func columnExists(ctx context.Context, conn driver.Conn, table, column string) (bool, error) {
-	table, column = strings.ReplaceAll(table, "`", ""), strings.ReplaceAll(column, "`", "")
-	database := "currentDatabase()"
-	var args []any
-	if db, name, qualified := strings.Cut(table, "."); qualified {
-		database, table = "?", name
-		args = append(args, db)
+func createTableQuery(ctx context.Context, conn driver.Conn, table string) (string, error) {
+	database, table, args := tableRef(table)
+	args = append(args, table)
+	var query string
+	if err := conn.QueryRow(ctx, "SELECT create_table_query FROM system.tables WHERE database = "+database+" AND name = ?", args...).Scan(&query); err != nil {
+		return "", fmt.Errorf("look up table %s: %w", table, err)
 	}
+	return query, nil
+}
+
+// hasIndex reports whether a CREATE TABLE statement, as the server prints
+// it, declares the skipping index name.
+func hasIndex(createQuery, name string) bool {
+	name = strings.Trim(name, "`")
+	re := regexp.MustCompile("(?i)[(,]\\s*INDEX\\s+`?" + regexp.QuoteMeta(name) + "`?\\s")
+	return re.MatchString(createQuery)
+}
+
+// tableRef splits a possibly qualified, possibly back-quoted table name
+// into the SQL for its database and the bare name, with the database
+// name as a bind argument when it is given.
+func tableRef(table string) (database, name string, args []any) {
+	table = strings.ReplaceAll(table, "`", "")
+	if db, name, qualified := strings.Cut(table, "."); qualified {
+		return "?", name, []any{db}
+	}
+	return "currentDatabase()", table, nil
+}
+
+func columnExists(ctx context.Context, conn driver.Conn, table, column string) (bool, error) {
+	database, table, args := tableRef(table)
+	column = strings.ReplaceAll(column, "`", "")
 	args = append(args, table, column)
 	var n uint64
 	query := "SELECT count() FROM system.columns WHERE database = " + database + " AND table = ? AND name = ?"
