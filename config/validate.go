@@ -78,7 +78,10 @@ func (c *Config) ApplyDefaults() {
 
 	in := &c.Ingest
 	setDefault(&in.Listen, DefaultIngestListen)
-	setDefault(&in.BatchSize, 10000)
+	// Large batches: ClickHouse pays per insert (a part in every table and
+	// view), so 50,000 records per insert store several times faster than
+	// 10,000. At most a batch of records is held in memory (~4 KB each).
+	setDefault(&in.BatchSize, 50000)
 	// A second keeps ClickHouse's per-insert cost low (every insert makes
 	// parts in each table and view) and records queryable well within 2 s.
 	setDefault(&in.FlushInterval, time.Second)

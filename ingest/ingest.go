@@ -117,11 +117,12 @@ func (in *Ingester) Stats() Stats {
 // committed (a later offset would skip it): Run returns the error and the
 // records are consumed again by the next run.
 func (in *Ingester) Run(ctx context.Context) error {
-	fetched := make(chan kafka.Message, in.opts.BatchSize)
+	fetched := make(chan message, min(in.opts.BatchSize, 10000))
 	fetchErr := make(chan error, 1)
 	fetchCtx, stopFetching := context.WithCancel(ctx)
 	defer stopFetching()
 	go func() {
+		// Decoding here overlaps it with the previous batch's insert.
 		defer close(fetched)
 		for {
 			m, err := in.src.FetchMessage(fetchCtx)
@@ -131,8 +132,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 				}
 				return
 			}
+			rec, derr := record.Decode(m.Value)
 			select {
-			case fetched <- m:
+			case fetched <- message{Message: m, rec: rec, err: derr}:
 			case <-fetchCtx.Done():
 				// Not handed over: it stays uncommitted and is fetched again
 				// by whoever consumes the partition next.
@@ -151,7 +153,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 	})
 	defer stop()
 
-	batch := make([]kafka.Message, 0, in.opts.BatchSize)
+	batch := make([]message, 0, in.opts.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -194,21 +196,30 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}
 }
 
+// message is a fetched message and its decoded record (or why it could not
+// be decoded).
+type message struct {
+	kafka.Message
+	rec *record.Record
+	err error
+}
+
 // flush stores one batch, dead-letters its undecodable messages, and
 // commits its offsets. Storage is retried with backoff for as long as ctx
 // allows: records are never skipped because ClickHouse is down.
-func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
+func (in *Ingester) flush(ctx context.Context, batch []message) error {
 	items := make([]Item, 0, len(batch))
+	msgs := make([]kafka.Message, len(batch))
 	var dead []kafka.Message
-	for _, m := range batch {
-		r, err := record.Decode(m.Value)
-		if err != nil {
-			dead = append(dead, deadLetter(m, err))
+	for i, m := range batch {
+		msgs[i] = m.Message
+		if m.err != nil {
+			dead = append(dead, deadLetter(m.Message, m.err))
 			continue
 		}
-		items = append(items, Item{Record: r, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
+		items = append(items, Item{Record: m.rec, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset})
 	}
-	if err := in.refreshFence(ctx, batch); err != nil {
+	if err := in.refreshFence(ctx, msgs); err != nil {
 		return err
 	}
 	stored := items[:0:0]
@@ -239,11 +250,11 @@ func (in *Ingester) flush(ctx context.Context, batch []kafka.Message) error {
 		in.log.Warn("messages dead-lettered", "count", len(dead), "first_reason", string(headerValue(dead[0], "switchyard-error")))
 	}
 	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
-		return in.src.CommitMessages(ctx, batch...)
+		return in.src.CommitMessages(ctx, msgs...)
 	}); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	for _, m := range batch {
+	for _, m := range msgs {
 		k := partitionKey{m.Topic, m.Partition}
 		if last, ok := in.last[k]; !ok || m.Offset > last {
 			in.last[k] = m.Offset

@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // kafkaConfig returns a config for a fresh broker with both topics.
-func kafkaConfig(t *testing.T) config.Kafka {
+func kafkaConfig(t testing.TB) config.Kafka {
 	cfg := config.Config{}
 	cfg.ApplyDefaults()
 	cfg.Kafka.Brokers = testenv.Kafka(t, cfg.Kafka.Topic, cfg.Kafka.DLQTopic)
@@ -85,7 +85,7 @@ func testOptions() Options {
 
 // runIngester runs an ingester until the returned stop is called; stop
 // returns Run's error.
-func runIngester(t *testing.T, in *Ingester) (stop func() error) {
+func runIngester(t testing.TB, in *Ingester) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx) }()
@@ -337,10 +337,15 @@ func TestInsertIsIdempotent(t *testing.T) {
 	if err := store.Insert(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"requests", "request_bodies", "trace_index"} {
+	// Tables with views counting from them hold each record once; bodies
+	// may be written again (folded by the table, read once by the API).
+	for _, table := range []string{"requests", "trace_index"} {
 		if n := rawCount(t, chcfg, table); n != 50 {
 			t.Errorf("%s holds %d rows, want 50: a replay was inserted again", table, n)
 		}
+	}
+	if n := countRows(t, chcfg, "request_bodies"); n != 50 {
+		t.Errorf("request_bodies holds bodies of %d requests, want 50", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,19 +58,29 @@ func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) err
 	return s.InsertItems(ctx, items)
 }
 
-// InsertItems stores items, leaving out those already stored. Bodies go
-// first, so that a request visible in `requests` always has its bodies; a
-// failure part-way is repaired by calling again with the same items.
+// InsertItems stores items, leaving out those already stored, and returns
+// once both tables have them. The two inserts run at once, on two
+// connections, so that the server works on both. Bodies are written for
+// every item, stored or not: request_bodies has no views to count twice,
+// folds repeats, and this way a retry after a failure part-way never leaves
+// a request without its bodies.
 func (s *ClickHouseStore) InsertItems(ctx context.Context, items []Item) error {
+	if len(items) == 0 {
+		return nil
+	}
+	bodies := make(chan error, 1)
+	go func() { bodies <- s.insertBodies(ctx, items) }()
+	err := s.insertRequests(ctx, items)
+	return errors.Join(err, <-bodies)
+}
+
+func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) error {
 	items, err := s.unstored(ctx, items)
 	if err != nil {
 		return err
 	}
 	if len(items) == 0 {
 		return nil
-	}
-	if err := s.insertBodies(ctx, items); err != nil {
-		return err
 	}
 	batch, err := s.conn.PrepareBatch(ctx, insertRequests)
 	if err != nil {
@@ -138,22 +149,15 @@ func (s *ClickHouseStore) unstored(ctx context.Context, items []Item) ([]Item, e
 		args = append(args, uint32(sorted[i]*60), uint32(sorted[j]*60+59))
 		i = j + 1
 	}
-	args = append(args, ids)
-	rows, err := s.conn.Query(ctx, "SELECT DISTINCT request_id FROM requests WHERE ("+strings.Join(ranges, " OR ")+") AND has(?, request_id)", args...)
-	if err != nil {
-		return nil, fmt.Errorf("look up stored ids: %w", err)
-	}
-	defer rows.Close()
+	// The ids go in the query text; chunks keep it under the server's
+	// max_query_size (256 KiB by default).
 	stored := make(map[string]bool)
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+	const chunk = 2000
+	where := "(" + strings.Join(ranges, " OR ") + ") AND request_id IN (SELECT arrayJoin(?))"
+	for start := 0; start < len(ids); start += chunk {
+		if err := s.collectStored(ctx, where, append(args, ids[start:min(start+chunk, len(ids))]), stored); err != nil {
 			return nil, err
 		}
-		stored[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	out := items[:0:0]
 	for _, it := range items {
@@ -163,6 +167,22 @@ func (s *ClickHouseStore) unstored(ctx context.Context, items []Item) ([]Item, e
 		}
 	}
 	return out, nil
+}
+
+func (s *ClickHouseStore) collectStored(ctx context.Context, where string, args []any, stored map[string]bool) error {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT request_id FROM requests WHERE "+where, args...)
+	if err != nil {
+		return fmt.Errorf("look up stored ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		stored[id] = true
+	}
+	return rows.Err()
 }
 
 // Fence returns, per partition of topic, the highest Kafka offset stored.
