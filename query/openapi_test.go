@@ -244,12 +244,13 @@ func TestOpenAPIDocumentsEveryParameter(t *testing.T) {
 		filters = append(filters, f.param)
 	}
 	want := map[string][]string{
-		"/healthz":          nil,
-		"/openapi.json":     nil,
-		"/v1/requests/{id}": {"path id"},
-		"/v1/traces/{id}":   {"path id"},
-		"/v1/requests":      prefixed("query ", append(slices.Clone(filters), "limit", "cursor")),
-		"/v1/spend":         prefixed("query ", append(slices.Clone(filters), "group_by", "interval")),
+		"/healthz":            nil,
+		"/openapi.json":       nil,
+		"/v1/requests/{id}":   {"path id"},
+		"/v1/traces/{id}":     {"path id"},
+		"/v1/requests":        prefixed("query ", append(slices.Clone(filters), "limit", "cursor")),
+		"/v1/spend":           prefixed("query ", append(slices.Clone(filters), "group_by", "interval")),
+		"/v1/stats/providers": {"query window"},
 	}
 	for path, item := range doc.Paths {
 		var got []string
@@ -290,12 +291,14 @@ func prefixed(prefix string, names []string) []string {
 func TestOpenAPIDocumentsEveryField(t *testing.T) {
 	doc := loadDoc(t)
 	for name, typ := range map[string]reflect.Type{
-		"Record":      reflect.TypeFor[record.Record](),
-		"RequestPage": reflect.TypeFor[listPage](),
-		"Trace":       reflect.TypeFor[traceResponse](),
-		"TraceNode":   reflect.TypeFor[traceNode](),
-		"SpendTotals": reflect.TypeFor[spendTotals](),
-		"Spend":       reflect.TypeFor[spendResponse](),
+		"Record":        reflect.TypeFor[record.Record](),
+		"RequestPage":   reflect.TypeFor[listPage](),
+		"Trace":         reflect.TypeFor[traceResponse](),
+		"TraceNode":     reflect.TypeFor[traceNode](),
+		"SpendTotals":   reflect.TypeFor[spendTotals](),
+		"Spend":         reflect.TypeFor[spendResponse](),
+		"ProviderStats": reflect.TypeFor[statsResponse](),
+		"ProviderStat":  reflect.TypeFor[providerStats](),
 	} {
 		checkFields(t, doc, name, doc.schema(&oasSchema{Ref: "#/components/schemas/" + name}), typ)
 	}
@@ -511,6 +514,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		{"/v1/spend", "/v1/spend?group_by=model&interval=hour", adminKey, 200},
 		{"/v1/spend", "/v1/spend?group_by=model,provider,key,user,team,endpoint,outcome,day&interval=minute", adminKey, 200},
 		{"/v1/spend", "/v1/spend", teamKey, 200},
+		{"/v1/spend", "/v1/spend?group_by=user,endpoint&tag=prod", adminKey, 200},
+		{"/v1/stats/providers", "/v1/stats/providers?window=1h", adminKey, 200},
+		{"/v1/stats/providers", "/v1/stats/providers", teamKey, 200},
+		{"/v1/stats/providers", "/v1/stats/providers?window=2s", adminKey, 400},
+		{"/v1/stats/providers", "/v1/stats/providers", "", 401},
 		{"/v1/requests", "/v1/requests?limit=0", adminKey, 400},
 		{"/v1/requests/{id}", "/v1/requests/not-a-uuid", adminKey, 400},
 		{"/v1/traces/{id}", "/v1/traces/" + strings.Repeat("x", 257), adminKey, 400},
@@ -533,6 +541,13 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	var s spendResponse
 	if err := json.Unmarshal(call(t, a.url, adminKey, "/v1/spend?group_by=model&interval=hour").body, &s); err != nil || len(s.Groups) == 0 || len(s.Series) == 0 {
 		t.Errorf("spend has %d groups and %d series points (%v); the test needs some", len(s.Groups), len(s.Series), err)
+	}
+
+	// So must the provider stats, with and without a TTFT.
+	var stats statsResponse
+	if err := json.Unmarshal(call(t, a.url, adminKey, "/v1/stats/providers?window=1h").body, &stats); err != nil || len(stats.Data) != 2 ||
+		stats.Data[0].TTFTMs != nil || stats.Data[1].TTFTMs == nil {
+		t.Errorf("provider stats: %+v (%v); the test needs a provider with TTFTs and one without", stats, err)
 	}
 
 	// The two documents that are not JSON objects of a named schema.
@@ -565,11 +580,12 @@ func TestUnavailableMatchesOpenAPI(t *testing.T) {
 	ts := httptest.NewServer(New(conn, ks, config.Query{MaxLimit: 10}, slog.New(slog.NewTextHandler(io.Discard, nil))).Handler())
 	defer ts.Close()
 	for template, path := range map[string]string{
-		"/healthz":          "/healthz",
-		"/v1/requests":      "/v1/requests",
-		"/v1/requests/{id}": "/v1/requests/" + newID(time.Now().UnixMilli(), 1),
-		"/v1/traces/{id}":   "/v1/traces/sess",
-		"/v1/spend":         "/v1/spend",
+		"/healthz":            "/healthz",
+		"/v1/requests":        "/v1/requests",
+		"/v1/requests/{id}":   "/v1/requests/" + newID(time.Now().UnixMilli(), 1),
+		"/v1/traces/{id}":     "/v1/traces/sess",
+		"/v1/spend":           "/v1/spend",
+		"/v1/stats/providers": "/v1/stats/providers",
 	} {
 		r := call(t, ts.URL, adminKey, path)
 		if r.status != http.StatusServiceUnavailable {

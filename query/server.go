@@ -42,6 +42,7 @@ func New(conn driver.Conn, ks *keys.Set, cfg config.Query, log *slog.Logger) *Se
 	s.mux.Handle("GET /v1/requests", s.authed(s.listRequests))
 	s.mux.Handle("GET /v1/traces/{id}", s.authed(s.getTrace))
 	s.mux.Handle("GET /v1/spend", s.authed(s.getSpend))
+	s.mux.Handle("GET /v1/stats/providers", s.authed(s.getProviderStats))
 	s.mux.Handle("GET /openapi.json", s.authed(func(w http.ResponseWriter, r *http.Request, _ *keys.Key) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPISpec)

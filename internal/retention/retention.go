@@ -68,7 +68,7 @@ type group struct {
 var groups = []group{
 	{"requests", func(r config.Retention) int { return r.RequestsDays }, []string{"requests", "trace_index", "session_index"}},
 	{"bodies", func(r config.Retention) int { return r.BodiesDays }, []string{"request_bodies"}},
-	{"rollups", func(r config.Retention) int { return r.RollupsDays }, []string{"spend_minute", "spend_day", "perf_minute"}},
+	{"rollups", func(r config.Retention) int { return r.RollupsDays }, []string{"spend_minute", "spend_hour", "spend_day", "spend_user_day", "perf_minute"}},
 }
 
 // Report is what one Enforce did.
