@@ -55,8 +55,12 @@ func RegisterPublisher(reg prometheus.Registerer, p *Publisher) {
 	reg.MustRegister(
 		counter("switchyard_records_queued_total", "Records accepted into the publish queue.", func(s PublisherStats) int64 { return s.Queued }),
 		counter("switchyard_records_published_total", "Records acknowledged by Kafka.", func(s PublisherStats) int64 { return s.Published }),
-		counter("switchyard_records_dropped_total", "Records lost: queue full, or Kafka unavailable at shutdown.", func(s PublisherStats) int64 { return s.Dropped }),
+		counter("switchyard_records_spooled_total", "Records written to the disk spool because Kafka did not take them.", func(s PublisherStats) int64 { return s.Spooled }),
+		counter("switchyard_records_replayed_total", "Records sent from the disk spool to Kafka.", func(s PublisherStats) int64 { return s.Replayed }),
+		counter("switchyard_records_dropped_total", "Records lost: the spool was full, or shutdown ran out of time.", func(s PublisherStats) int64 { return s.Dropped }),
 		counter("switchyard_records_write_failures_total", "Failed Kafka writes (each retried).", func(s PublisherStats) int64 { return s.Failed }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_records_queue_depth", Help: "Records waiting for Kafka."}, func() float64 { return float64(p.Stats().Depth) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_records_queue_depth", Help: "Records waiting in memory for Kafka."}, func() float64 { return float64(p.Stats().Depth) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_spool_records", Help: "Records waiting in the disk spool."}, func() float64 { return float64(p.Stats().SpoolRecords) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "switchyard_spool_bytes", Help: "Bytes the disk spool holds."}, func() float64 { return float64(p.Stats().SpoolBytes) }),
 	)
 }

@@ -92,5 +92,5 @@ func runMockCommand(ctx context.Context, args []string, stderr io.Writer, log *s
 
 func defaultDevPorts() devPorts {
 	return devPorts{Host: "127.0.0.1", ProxyPort: 8080, QueryPort: 8081, IngestPort: 8082, MockPort: 8089,
-		KafkaPort: 19092, ClickHousePort: 19000, ClickHouseHTTP: 18123}
+		KafkaPort: 19092, ClickHousePort: 19000, ClickHouseHTTP: 18123, DataDir: ".dev"}
 }

@@ -36,6 +36,9 @@ type devPorts struct {
 	KafkaPort      int
 	ClickHousePort int
 	ClickHouseHTTP int
+	// DataDir is where dev mode keeps its data (the template's only
+	// non-port setting).
+	DataDir string
 }
 
 // renderDevConfig returns dev mode's config file for the given ports.
@@ -61,7 +64,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	fs.IntVar(&p.KafkaPort, "kafka-port", def.KafkaPort, "embedded Kafka broker's port")
 	fs.IntVar(&p.ClickHousePort, "clickhouse-port", def.ClickHousePort, "ClickHouse native protocol port")
 	fs.IntVar(&p.ClickHouseHTTP, "clickhouse-http-port", def.ClickHouseHTTP, "ClickHouse HTTP port")
-	dataDir := fs.String("data-dir", ".dev", "where the broker and ClickHouse keep their data between runs")
+	fs.StringVar(&p.DataDir, "data-dir", def.DataDir, "where the broker, ClickHouse and the proxy's spool keep their data between runs")
 	only := fs.String("only", "", "comma list of parts to run: "+strings.Join(devParts, ","))
 	printConfig := fs.Bool("print-config", false, "print the config dev mode uses, which proxy, ingest and query accept, and exit")
 	if err := fs.Parse(args); err != nil {
@@ -93,7 +96,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer, log *s
 	if err != nil {
 		return fmt.Errorf("dev config: %w", err)
 	}
-	d := &devMode{cfg: cfg, ports: p, dataDir: *dataDir, parts: parts, log: log, stdout: stdout}
+	d := &devMode{cfg: cfg, ports: p, dataDir: p.DataDir, parts: parts, log: log, stdout: stdout}
 	return d.run(ctx)
 }
 

@@ -39,7 +39,7 @@ const e2eKey = "sk-e2e-key-0001"
 func e2eConfig(t *testing.T, brokers []string, ch config.ClickHouse, mockURL string) *config.Config {
 	t.Helper()
 	text := fmt.Sprintf(`
-proxy: {listen: "127.0.0.1:0"}
+proxy: {listen: "127.0.0.1:0", spool: {dir: %q}}
 query: {listen: "127.0.0.1:0"}
 ingest: {listen: "127.0.0.1:0", flush_interval: 100ms}
 kafka: {brokers: [%q], create_topics: true, partitions: 3}
@@ -56,7 +56,7 @@ models:
       - provider: sim
         model: gpt-4o-mini-2024-07-18
         pricing: {input: 0.15, output: 0.60, cached_input: 0.075}
-`, brokers[0], ch.Addr[0], ch.Database, mockURL)
+`, t.TempDir(), brokers[0], ch.Addr[0], ch.Database, mockURL)
 	cfg, err := config.Parse([]byte(text), func(k string) (string, bool) {
 		if k == "E2E_KEY" {
 			return e2eKey, true

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/chdb"
@@ -21,6 +25,7 @@ import (
 	"github.com/switchyard/switchyard/internal/kafkax"
 	"github.com/switchyard/switchyard/internal/testenv"
 	"github.com/switchyard/switchyard/migrations"
+	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/record"
 )
 
@@ -88,17 +93,31 @@ func wantTotals(recs []*record.Record) storedTotals {
 
 func waitStored(t *testing.T, cfg config.ClickHouse, want storedTotals) {
 	t.Helper()
+	// Poll until the totals match; once every id is there, give in-flight
+	// inserts a few seconds (a query's subquery may read an older snapshot
+	// of the parts) before calling a difference real.
 	deadline := time.Now().Add(2 * time.Minute)
 	var got storedTotals
 	var err error
 	for time.Now().Before(deadline) {
-		if got, err = stored(t, cfg); err == nil && got.distinct >= want.distinct {
-			break
+		if got, err = stored(t, cfg); err == nil && got == want {
+			return
+		}
+		if err == nil && got.distinct >= want.distinct {
+			if settle := time.Now().Add(3 * time.Second); settle.Before(deadline) {
+				deadline = settle
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	if got != want {
-		t.Fatalf("stored %+v (err %v), want exactly %+v", got, err, want)
+		conn := testenv.Conn(t, cfg)
+		var plain, final int64
+		var parts uint64
+		_ = conn.QueryRow(context.Background(), "SELECT sum(cost_nusd) FROM requests").Scan(&plain)
+		_ = conn.QueryRow(context.Background(), "SELECT sum(cost_nusd) FROM requests FINAL").Scan(&final)
+		_ = conn.QueryRow(context.Background(), "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'requests' AND active").Scan(&parts)
+		t.Fatalf("stored %+v (err %v), want exactly %+v; now sum %d, sum FINAL %d, %d parts", got, err, want, plain, final, parts)
 	}
 }
 
@@ -243,5 +262,92 @@ func TestClickHouseDownDuringLoad(t *testing.T) {
 	waitStored(t, ch, wantTotals(recs))
 	if app.ingester.Stats().StoreErrors == 0 {
 		t.Error("no store call failed: ClickHouse was not down while records came in")
+	}
+}
+
+// TestProxyStartsWhileKafkaIsDown serves traffic with no broker at all:
+// records go to the disk spool, and every one of them reaches ClickHouse,
+// with the spend the clients were charged, once the broker comes up.
+func TestProxyStartsWhileKafkaIsDown(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	kafkaPort, err := chserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers := []string{fmt.Sprintf("127.0.0.1:%d", kafkaPort)}
+	sim := httptest.NewServer(mock.New([]config.MockProvider{{Name: "sim", CompletionTokens: 20}}))
+	defer sim.Close()
+	cfg := e2eConfig(t, brokers, ch, sim.URL)
+	cfg.Proxy.Spool.Fsync = config.FsyncAlways
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	proxyApp, err := newProxyApp(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyCtx, stopProxy := context.WithCancel(ctx)
+	proxyDone := make(chan error, 1)
+	go func() { proxyDone <- proxyApp.run(proxyCtx) }()
+	defer func() {
+		stopProxy()
+		if err := <-proxyDone; err != nil {
+			t.Errorf("proxy: %v", err)
+		}
+	}()
+
+	const n = 150
+	var charged int64
+	url := "http://" + proxyApp.ln.Addr().String() + "/v1/chat/completions"
+	for i := 0; i < n; i++ {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hello `+fmt.Sprint(i)+`"}]}`))
+		req.Header.Set("Authorization", "Bearer "+e2eKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Usage struct {
+				Cost json.Number `json:"cost"`
+			} `json:"usage"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d, %v", i, resp.StatusCode, err)
+		}
+		nano, err := config.ParseUSD(body.Usage.Cost.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		charged += nano
+	}
+	waitUntil(t, "every record spooled", func() bool { return proxyApp.publisher.Stats().SpoolRecords == n })
+
+	// The broker comes up on the configured port; then the ingester.
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(kafkaPort),
+		kfake.SeedTopics(3, cfg.Kafka.Topic), kfake.SeedTopics(1, cfg.Kafka.DLQTopic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	in, err := newIngestApp(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestCtx, stopIngest := context.WithCancel(ctx)
+	ingestDone := make(chan error, 1)
+	go func() { ingestDone <- in.run(ingestCtx) }()
+	defer func() {
+		stopIngest()
+		if err := <-ingestDone; err != nil {
+			t.Errorf("ingest: %v", err)
+		}
+	}()
+
+	waitStored(t, ch, storedTotals{rows: n, distinct: n, cost: charged})
+	if st := proxyApp.publisher.Stats(); st.Dropped != 0 || st.Replayed != n || st.SpoolRecords != 0 {
+		t.Errorf("publisher %+v", st)
 	}
 }

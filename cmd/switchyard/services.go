@@ -20,6 +20,7 @@ import (
 	"github.com/switchyard/switchyard/internal/chdb"
 	"github.com/switchyard/switchyard/internal/kafkax"
 	"github.com/switchyard/switchyard/internal/keys"
+	"github.com/switchyard/switchyard/internal/spool"
 	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/proxy"
 	"github.com/switchyard/switchyard/proxy/provider/openai"
@@ -64,6 +65,7 @@ type proxyApp struct {
 	ln        net.Listener
 	publisher *proxy.Publisher
 	writer    *kafka.Writer
+	spool     *spool.Spool
 	transport *http.Transport
 	log       *slog.Logger
 }
@@ -93,8 +95,21 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 			return nil, fmt.Errorf("provider %s: unsupported type %q", p.Name, p.Type)
 		}
 	}
+	sp, err := spool.Open(cfg.Proxy.Spool, log.With("component", "spool"))
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if st := sp.Stats(); st.Records > 0 {
+		log.Info("spooled records from an earlier run will be sent to Kafka", "records", st.Records, "dir", cfg.Proxy.Spool.Dir)
+	}
 	writer := kafkax.NewWriter(cfg.Kafka, cfg.Kafka.Topic, publishBatch)
-	publisher := proxy.NewPublisher(writer, cfg.Proxy.PublishQueue, publishBatch, cfg.Proxy.PublishLinger, log.With("component", "publisher"))
+	publisher := proxy.NewPublisher(writer, proxy.PublisherOptions{
+		QueueSize: cfg.Proxy.PublishQueue,
+		BatchSize: publishBatch,
+		Linger:    cfg.Proxy.PublishLinger,
+		Spool:     sp,
+		Logger:    log.With("component", "publisher"),
+	})
 	reg := newRegistry()
 	proxy.RegisterPublisher(reg, publisher)
 	srv := proxy.New(proxy.Options{
@@ -109,9 +124,10 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 	})
 	ln, err := net.Listen("tcp", cfg.Proxy.Listen)
 	if err != nil {
+		sp.Close()
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	return &proxyApp{cfg: cfg, http: srv.HTTPServer(cfg.Proxy.Listen), ln: ln, publisher: publisher, writer: writer, transport: transport, log: log}, nil
+	return &proxyApp{cfg: cfg, http: srv.HTTPServer(cfg.Proxy.Listen), ln: ln, publisher: publisher, writer: writer, spool: sp, transport: transport, log: log}, nil
 }
 
 // run serves until ctx ends; then it finishes in-flight requests and
@@ -132,8 +148,9 @@ func (a *proxyApp) run(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("draining records: %w", cerr))
 	}
 	st := a.publisher.Stats()
-	a.log.Info("proxy stopped", "records_published", st.Published, "records_dropped", st.Dropped)
-	return errors.Join(err, a.writer.Close())
+	a.log.Info("proxy stopped", "records_published", st.Published, "records_spooled", st.Spooled,
+		"records_left_in_spool", st.SpoolRecords, "records_dropped", st.Dropped)
+	return errors.Join(err, a.writer.Close(), a.spool.Close())
 }
 
 func runProxy(ctx context.Context, cfg *config.Config, log *slog.Logger) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // benchKey is the client key the bench config accepts.
@@ -25,6 +26,8 @@ const benchConfig = `# Written by loadtest/bench for one run.
 proxy:
   listen: "127.0.0.1:%[3]d"
   record_bodies: true
+  spool:
+    dir: "%[8]s"
 
 query:
   listen: "127.0.0.1:%[5]d"
@@ -86,6 +89,6 @@ mock:
 `
 
 func writeBenchConfig(path string, p stackPorts) error {
-	text := fmt.Sprintf(benchConfig, p.Mock, benchKey, p.Proxy, p.Ingest, p.Query, p.Kafka, p.ClickHouse)
+	text := fmt.Sprintf(benchConfig, p.Mock, benchKey, p.Proxy, p.Ingest, p.Query, p.Kafka, p.ClickHouse, filepath.Join(filepath.Dir(path), "spool"))
 	return os.WriteFile(path, []byte(text), 0o600)
 }
