@@ -20,6 +20,7 @@ import (
 	"github.com/switchyard/switchyard/internal/chdb"
 	"github.com/switchyard/switchyard/internal/kafkax"
 	"github.com/switchyard/switchyard/internal/keys"
+	"github.com/switchyard/switchyard/internal/retention"
 	"github.com/switchyard/switchyard/internal/spool"
 	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/proxy"
@@ -212,7 +213,13 @@ func (a *ingestApp) run(ctx context.Context) error {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- serve(httpCtx, a.http, a.ln, 5*time.Second) }()
 	a.log.Info("ingesting", "topic", a.cfg.Kafka.Topic, "group", a.cfg.Kafka.ConsumerGroup, "database", a.cfg.ClickHouse.Database)
+	retentionDone := make(chan struct{})
+	go func() {
+		defer close(retentionDone)
+		retention.Run(ctx, a.conn, a.cfg.Ingest.Retention, a.log.With("component", "retention"))
+	}()
 	err := a.ingester.Run(ctx)
+	<-retentionDone
 	st := a.ingester.Stats()
 	a.log.Info("ingest stopped", "records_inserted", st.Inserted, "dead_lettered", st.DeadLettered)
 	stopHTTP()
