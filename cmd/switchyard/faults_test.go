@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -349,5 +350,129 @@ func TestProxyStartsWhileKafkaIsDown(t *testing.T) {
 	waitStored(t, ch, storedTotals{rows: n, distinct: n, cost: charged})
 	if st := proxyApp.publisher.Stats(); st.Dropped != 0 || st.Replayed != n || st.SpoolRecords != 0 {
 		t.Errorf("publisher %+v", st)
+	}
+}
+
+// TestProxySIGTERMUnderLoad stops a proxy process with SIGTERM while
+// clients are sending to it: every request that was answered is stored.
+func TestProxySIGTERMUnderLoad(t *testing.T) {
+	ch := testenv.ClickHouse(t)
+	brokers := testenv.Kafka(t, "switchyard.requests", "switchyard.requests.dlq")
+	sim := httptest.NewServer(mock.New([]config.MockProvider{{Name: "sim", Latency: 5 * time.Millisecond, CompletionTokens: 10}}))
+	defer sim.Close()
+	port, err := chserver.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e2eConfig(t, brokers, ch, sim.URL)
+	text := fmt.Sprintf(`
+proxy: {listen: "127.0.0.1:%d", spool: {dir: %q}, shutdown_timeout: 20s}
+kafka: {brokers: [%q]}
+keys:
+  - id: e2e
+    key: %s
+providers:
+  - {name: sim, type: openai, base_url: "%s/sim/v1"}
+models:
+  - name: gpt-4o-mini
+    deployments: [{provider: sim, pricing: {input: 0.15, output: 0.60}}]
+`, port, t.TempDir(), brokers[0], e2eKey, sim.URL)
+	path := filepath.Join(t.TempDir(), "proxy.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SWITCHYARD_TEST_RUN=proxy --config "+path, "SWITCHYARD_LOG=warn")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the proxy", func() bool { return listening(port) })
+
+	// Clients send until the proxy stops answering.
+	var mu sync.Mutex
+	answered := map[string]bool{}
+	var wg sync.WaitGroup
+	stopClients := make(chan struct{})
+	url := fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", port)
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 30 * time.Second}
+			for {
+				select {
+				case <-stopClients:
+					return
+				default:
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+				req.Header.Set("Authorization", "Bearer "+e2eKey)
+				resp, err := client.Do(req)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode == 200 {
+					mu.Lock()
+					answered[resp.Header.Get("X-Request-Id")] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the proxy exited with: %v", err)
+	}
+	close(stopClients)
+	wg.Wait()
+	if len(answered) < 50 {
+		t.Fatalf("only %d requests answered before the stop", len(answered))
+	}
+
+	// Every answered request reaches ClickHouse.
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in, err := newIngestApp(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestCtx, stopIngest := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- in.run(ingestCtx) }()
+	defer func() {
+		stopIngest()
+		<-done
+	}()
+	waitUntil(t, "every answered request stored", func() bool {
+		s, err := stored(t, ch)
+		return err == nil && s.distinct >= uint64(len(answered))
+	})
+	conn := testenv.Conn(t, ch)
+	rows, err := conn.Query(ctx, "SELECT request_id FROM requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	storedIDs := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		storedIDs[id] = true
+	}
+	for id := range answered {
+		if !storedIDs[id] {
+			t.Fatalf("request %s was answered but not stored (%d answered, %d stored)", id, len(answered), len(storedIDs))
+		}
 	}
 }
