@@ -149,12 +149,27 @@ type Key struct {
 // Provider is one upstream endpoint.
 type Provider struct {
 	Name string `yaml:"name"`
-	// Type is the wire format: "openai" (any OpenAI-compatible API).
+	// Type is the wire format: "openai" (any OpenAI-compatible API: OpenAI,
+	// Groq, Together, Fireworks, Mistral, DeepSeek, vLLM, Ollama,
+	// OpenRouter), "azure" (Azure OpenAI: deployments and api-version),
+	// "anthropic" (the Messages API) or "gemini" (Google's generateContent).
 	Type    string `yaml:"type"`
 	BaseURL string `yaml:"base_url"`
 	APIKey  string `yaml:"api_key"`
+	// APIVersion is Azure's api-version query parameter, or the
+	// anthropic-version header (2023-06-01 by default).
+	APIVersion string `yaml:"api_version"`
 	// Headers are added to every upstream request.
 	Headers map[string]string `yaml:"headers"`
+	// AllowClientKey lets a client bring its own key for this provider
+	// (header X-Switchyard-Provider-Key); it replaces api_key for that
+	// request and is never recorded or logged.
+	AllowClientKey bool `yaml:"allow_client_key"`
+	// DataCollection is the provider's data policy, for OpenRouter's
+	// provider.data_collection filter: "allow" (default) or "deny".
+	DataCollection string `yaml:"data_collection"`
+	// ZDR marks a provider with zero data retention (provider.zdr).
+	ZDR bool `yaml:"zdr"`
 }
 
 // Model is a public model name and the deployments that serve it, tried in
@@ -162,6 +177,9 @@ type Provider struct {
 type Model struct {
 	Name        string       `yaml:"name"`
 	Deployments []Deployment `yaml:"deployments"`
+	// Strategy orders the deployments when a request does not say:
+	// ordered (default), weighted, price, latency, throughput, least_busy.
+	Strategy string `yaml:"strategy"`
 }
 
 // Deployment is one provider's upstream model behind a public model.
@@ -169,6 +187,28 @@ type Deployment struct {
 	Provider string  `yaml:"provider"`
 	Model    string  `yaml:"model"`
 	Pricing  Pricing `yaml:"pricing"`
+	// Weight is the deployment's share under the weighted strategy (1 by
+	// default).
+	Weight int `yaml:"weight"`
+	// Region and Tags describe the deployment, for filtering and reports.
+	Region string   `yaml:"region"`
+	Tags   []string `yaml:"tags"`
+	// Capabilities are what the deployment supports; requests that need
+	// more (tools, JSON output, images, a longer context) skip it.
+	Capabilities Capabilities `yaml:"capabilities"`
+}
+
+// Capabilities of a deployment. Unset booleans default to true (most chat
+// models have them); unset sizes mean unknown and never filter.
+type Capabilities struct {
+	Tools           *bool `yaml:"tools"`
+	JSON            *bool `yaml:"json"`
+	Vision          *bool `yaml:"vision"`
+	ContextLength   int   `yaml:"context_length"`
+	MaxOutputTokens int   `yaml:"max_output_tokens"`
+	// Endpoints the deployment serves, of chat, completions, embeddings,
+	// rerank; empty means chat only.
+	Endpoints []string `yaml:"endpoints"`
 }
 
 // Pricing is a deployment's price list. Token prices are in USD per million

@@ -19,7 +19,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Parse(data, env(map[string]string{"SWITCHYARD_ADMIN_KEY": "sk-admin-000000", "OPENAI_API_KEY": "sk-o", "GROQ_API_KEY": "gsk"}))
+	cfg, err := Parse(data, env(map[string]string{"SWITCHYARD_ADMIN_KEY": "sk-admin-000000", "OPENAI_API_KEY": "sk-o", "GROQ_API_KEY": "gsk", "AZURE_OPENAI_KEY": "az", "ANTHROPIC_API_KEY": "sk-ant", "GEMINI_API_KEY": "g"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestExampleConfig(t *testing.T) {
 	if got := cfg.Models[0].Deployments[0].Pricing.CachedInput; got.NanoUSD != 75_000_000 || !got.Set {
 		t.Errorf("cached_input = %+v, want exactly 0.075 USD", got)
 	}
-	if cfg.Models[1].Deployments[0].Pricing.CachedInput.Set {
+	if !cfg.Models[1].Deployments[0].Pricing.CacheWrite.Set || cfg.Models[3].Deployments[0].Pricing.CacheWrite.Set {
 		t.Error("an absent price is marked as set")
 	}
 	if cfg.Ingest.FlushInterval != time.Second || cfg.Kafka.ReplicationFactor != 3 || cfg.Mock.Providers[0].Latency != 20*time.Millisecond {

@@ -19,8 +19,37 @@ const (
 
 // Provider wire formats this build speaks.
 const (
-	ProviderOpenAI = "openai"
+	ProviderOpenAI    = "openai"
+	ProviderAzure     = "azure"
+	ProviderAnthropic = "anthropic"
+	ProviderGemini    = "gemini"
 )
+
+var providerTypes = []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini}
+
+// Routing strategies.
+const (
+	StrategyOrdered    = "ordered"
+	StrategyWeighted   = "weighted"
+	StrategyPrice      = "price"
+	StrategyLatency    = "latency"
+	StrategyThroughput = "throughput"
+	StrategyLeastBusy  = "least_busy"
+)
+
+var strategies = []string{StrategyOrdered, StrategyWeighted, StrategyPrice, StrategyLatency, StrategyThroughput, StrategyLeastBusy}
+
+// Endpoints a deployment can serve.
+var endpointNames = []string{"chat", "completions", "embeddings", "rerank"}
+
+func oneOf(v string, allowed []string) bool {
+	for _, a := range allowed {
+		if v == a {
+			return true
+		}
+	}
+	return false
+}
 
 // Defaults for every optional setting.
 const (
@@ -63,8 +92,18 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&p.Spool.FsyncInterval, 200*time.Millisecond)
 
 	for i := range c.Models {
+		setDefault(&c.Models[i].Strategy, StrategyOrdered)
 		for j := range c.Models[i].Deployments {
-			setDefault(&c.Models[i].Deployments[j].Model, c.Models[i].Name)
+			d := &c.Models[i].Deployments[j]
+			setDefault(&d.Model, c.Models[i].Name)
+			setDefault(&d.Weight, 1)
+		}
+	}
+	for i := range c.Providers {
+		p := &c.Providers[i]
+		setDefault(&p.DataCollection, "allow")
+		if p.Type == ProviderAnthropic {
+			setDefault(&p.APIVersion, "2023-06-01")
 		}
 	}
 
@@ -227,12 +266,17 @@ func (c *Config) Validate() error {
 			bad(path+".name", "duplicate provider %q", p.Name)
 		}
 		providers[p.Name] = true
-		switch p.Type {
-		case ProviderOpenAI:
-		case "":
-			bad(path+".type", "is required (one of: %s)", ProviderOpenAI)
-		default:
-			bad(path+".type", "unknown type %q (one of: %s)", p.Type, ProviderOpenAI)
+		switch {
+		case p.Type == "":
+			bad(path+".type", "is required (one of: %s)", strings.Join(providerTypes, ", "))
+		case !oneOf(p.Type, providerTypes):
+			bad(path+".type", "unknown type %q (one of: %s)", p.Type, strings.Join(providerTypes, ", "))
+		}
+		if p.Type == ProviderAzure && p.APIVersion == "" {
+			bad(path+".api_version", "is required for azure (e.g. 2024-10-21)")
+		}
+		if p.DataCollection != "" && p.DataCollection != "allow" && p.DataCollection != "deny" {
+			bad(path+".data_collection", "must be allow or deny")
 		}
 		if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad(path+".base_url", "%q is not an http(s) URL", p.BaseURL)
@@ -252,6 +296,9 @@ func (c *Config) Validate() error {
 		if len(m.Deployments) == 0 {
 			bad(path+".deployments", "at least one deployment is required")
 		}
+		if m.Strategy != "" && !oneOf(m.Strategy, strategies) {
+			bad(path+".strategy", "unknown strategy %q (one of: %s)", m.Strategy, strings.Join(strategies, ", "))
+		}
 		for j, d := range m.Deployments {
 			dpath := fmt.Sprintf("%s.deployments[%d]", path, j)
 			switch {
@@ -262,6 +309,17 @@ func (c *Config) Validate() error {
 			}
 			if d.Model == "" {
 				bad(dpath+".model", "is required")
+			}
+			if d.Weight < 0 {
+				bad(dpath+".weight", "must not be negative")
+			}
+			if d.Capabilities.ContextLength < 0 || d.Capabilities.MaxOutputTokens < 0 {
+				bad(dpath+".capabilities", "sizes must not be negative")
+			}
+			for _, e := range d.Capabilities.Endpoints {
+				if !oneOf(e, endpointNames) {
+					bad(dpath+".capabilities.endpoints", "unknown endpoint %q (of: %s)", e, strings.Join(endpointNames, ", "))
+				}
 			}
 		}
 	}
