@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/switchyard/switchyard/internal/jsonx"
+	"github.com/switchyard/switchyard/proxy/provider"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/record"
 )
@@ -135,7 +136,7 @@ func (ex *exchange) tryChat(cand route.Candidate, body []byte, stream bool) (*ap
 	defer cancel()
 
 	attemptStart := time.Now()
-	resp, err := up.Post(ctx, "/chat/completions", body, stream)
+	resp, err := up.Send(ctx, &provider.Request{Path: provider.PathChat, Body: body, Stream: stream})
 	headersAt := time.Now()
 	ex.waited += headersAt.Sub(attemptStart)
 	attempt := record.Attempt{Provider: cand.Provider, Model: cand.Model}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/proxy/provider"
 	"github.com/switchyard/switchyard/record"
 )
 
@@ -258,7 +259,7 @@ func TestUpstreamFailures(t *testing.T) {
 				providers: []config.Provider{{Name: "first", Type: "openai", BaseURL: "http://first.invalid"}, {Name: "second", Type: "openai", BaseURL: "http://second.invalid"}},
 				models:    []config.Model{{Name: "m", Deployments: []config.Deployment{{Provider: "first", Model: "m", Pricing: testPricing}, {Provider: "second", Model: "m", Pricing: testPricing}}}},
 			})
-			p.srv.upstreams = map[string]Upstream{"first": tt.first, "second": upstreamFunc(second)}
+			p.srv.upstreams = map[string]provider.Adapter{"first": tt.first, "second": upstreamFunc(second)}
 			body := `{"model":"m","stream":` + strconv.FormatBool(tt.stream) + `,"messages":[{"role":"user","content":"hi"}]}`
 			resp := p.post(t, "/v1/chat/completions", body)
 			raw := readBody(t, resp)
@@ -395,7 +396,7 @@ func TestUpstreamRequest(t *testing.T) {
 		providers: []config.Provider{{Name: "up", Type: "openai", BaseURL: "http://up.invalid"}},
 		models:    []config.Model{{Name: "public", Deployments: []config.Deployment{{Provider: "up", Model: "private-v2", Pricing: testPricing}}}},
 	})
-	p.srv.upstreams = map[string]Upstream{"up": upstreamFunc(func(ctx context.Context, path string, b []byte, stream bool) (*http.Response, error) {
+	p.srv.upstreams = map[string]provider.Adapter{"up": upstreamFunc(func(ctx context.Context, path string, b []byte, stream bool) (*http.Response, error) {
 		got.path = path
 		if err := json.Unmarshal(b, &got.body); err != nil {
 			t.Errorf("upstream body is not JSON: %s", b)

@@ -16,6 +16,7 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/keys"
 	"github.com/switchyard/switchyard/mock"
+	"github.com/switchyard/switchyard/proxy/provider"
 	"github.com/switchyard/switchyard/proxy/provider/openai"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/record"
@@ -93,7 +94,7 @@ func startProxy(t *testing.T, setup testSetup) *testProxy {
 	transport := NewTransport(&cfg.Proxy)
 	t.Cleanup(transport.CloseIdleConnections)
 	hc := &http.Client{Transport: transport}
-	ups := map[string]Upstream{}
+	ups := map[string]provider.Adapter{}
 	for _, p := range cfg.Providers {
 		ups[p.Name] = openai.New(p, hc, "switchyard-test")
 	}
@@ -191,12 +192,12 @@ func decodeError(t *testing.T, resp *http.Response) apiErrorBody {
 	return e
 }
 
-// upstreamFunc is an Upstream built from a function, for upstream
+// upstreamFunc is an adapter built from a function, for upstream
 // behaviours the simulated providers do not cover.
 type upstreamFunc func(ctx context.Context, path string, body []byte, stream bool) (*http.Response, error)
 
-func (f upstreamFunc) Post(ctx context.Context, path string, body []byte, stream bool) (*http.Response, error) {
-	return f(ctx, path, body, stream)
+func (f upstreamFunc) Send(ctx context.Context, r *provider.Request) (*http.Response, error) {
+	return f(ctx, r.Path, r.Body, r.Stream)
 }
 
 // sseEvents splits an SSE body into its data payloads.

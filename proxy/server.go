@@ -8,7 +8,6 @@
 package proxy
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,21 +18,16 @@ import (
 
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/keys"
+	"github.com/switchyard/switchyard/proxy/provider"
 	"github.com/switchyard/switchyard/proxy/route"
 )
-
-// Upstream is what the proxy needs of a provider adapter: send an
-// OpenAI-shaped body to a path and return the upstream's response.
-type Upstream interface {
-	Post(ctx context.Context, path string, body []byte, stream bool) (*http.Response, error)
-}
 
 // Options are the parts a Server is built from; cmd/switchyard wires them.
 type Options struct {
 	Config    *config.Proxy
 	Keys      *keys.Set
 	Router    *route.Router
-	Upstreams map[string]Upstream
+	Upstreams map[string]provider.Adapter
 	Sink      Sink
 	Logger    *slog.Logger
 	Metrics   *Metrics
@@ -46,7 +40,7 @@ type Server struct {
 	cfg       *config.Proxy
 	keys      *keys.Set
 	router    *route.Router
-	upstreams map[string]Upstream
+	upstreams map[string]provider.Adapter
 	sink      Sink
 	log       *slog.Logger
 	metrics   *Metrics

@@ -24,6 +24,7 @@ import (
 	"github.com/switchyard/switchyard/internal/spool"
 	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/proxy"
+	"github.com/switchyard/switchyard/proxy/provider"
 	"github.com/switchyard/switchyard/proxy/provider/openai"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/query"
@@ -87,10 +88,10 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 	}
 	transport := proxy.NewTransport(&cfg.Proxy)
 	hc := &http.Client{Transport: transport}
-	upstreams := make(map[string]proxy.Upstream, len(cfg.Providers))
+	upstreams := make(map[string]provider.Adapter, len(cfg.Providers))
 	for _, p := range cfg.Providers {
 		switch p.Type {
-		case config.ProviderOpenAI:
+		case config.ProviderOpenAI, config.ProviderAzure:
 			upstreams[p.Name] = openai.New(p, hc, "switchyard/"+version)
 		default:
 			return nil, fmt.Errorf("provider %s: unsupported type %q", p.Name, p.Type)
