@@ -49,6 +49,29 @@ type Proxy struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Spool holds records on disk while Kafka is unreachable or slow.
 	Spool Spool `yaml:"spool"`
+	// Redact scrubs bodies before they are recorded.
+	Redact Redact `yaml:"redact"`
+	// StreamKeepAlive, when set, sends an SSE comment at this interval while
+	// a stream waits for its first token, so that idle-timeout proxies
+	// between the client and Switchyard keep the connection.
+	StreamKeepAlive time.Duration `yaml:"stream_keepalive"`
+}
+
+// Redact configures how recorded bodies are scrubbed. Matches are replaced
+// by "[REDACTED:<name>]" (or the pattern's replacement).
+type Redact struct {
+	// Defaults turns on the built-in patterns (emails, payment card
+	// numbers, API keys and bearer tokens); true unless set to false.
+	Defaults *bool `yaml:"defaults"`
+	// Patterns are added to the defaults.
+	Patterns []RedactPattern `yaml:"patterns"`
+}
+
+// RedactPattern is one regular expression (RE2 syntax) to scrub.
+type RedactPattern struct {
+	Name        string `yaml:"name"`
+	Regex       string `yaml:"regex"`
+	Replacement string `yaml:"replacement"`
 }
 
 // Spool configures the proxy's on-disk spool: append-only segment files
@@ -144,6 +167,9 @@ type Key struct {
 	Team string `yaml:"team"`
 	// Admin keys see every team's data in the query API.
 	Admin bool `yaml:"admin"`
+	// ZeroRetention keeps this key's request and response bodies out of
+	// records entirely (bodies_omitted is set).
+	ZeroRetention bool `yaml:"zero_retention"`
 }
 
 // Provider is one upstream endpoint.

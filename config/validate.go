@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -78,6 +79,10 @@ func (c *Config) ApplyDefaults() {
 	if p.RecordBodies == nil {
 		on := true
 		p.RecordBodies = &on
+	}
+	if p.Redact.Defaults == nil {
+		on := true
+		p.Redact.Defaults = &on
 	}
 	setDefault(&p.PublishQueue, DefaultPublishQueue)
 	setDefault(&p.PublishLinger, 25*time.Millisecond)
@@ -196,6 +201,18 @@ func (c *Config) Validate() error {
 		bad("proxy.spool.fsync", "unknown policy %q (one of: %s, %s, %s)", c.Proxy.Spool.Fsync, FsyncInterval, FsyncAlways, FsyncNever)
 	}
 	checkPositive("proxy.spool.fsync_interval", int64(c.Proxy.Spool.FsyncInterval))
+	if c.Proxy.StreamKeepAlive < 0 {
+		bad("proxy.stream_keepalive", "must not be negative")
+	}
+	for i, rp := range c.Proxy.Redact.Patterns {
+		path := fmt.Sprintf("proxy.redact.patterns[%d]", i)
+		if rp.Name == "" {
+			bad(path+".name", "is required")
+		}
+		if _, err := regexp.Compile(rp.Regex); err != nil || rp.Regex == "" {
+			bad(path+".regex", "is not a valid regular expression: %v", err)
+		}
+	}
 	checkPositive("query.max_limit", int64(c.Query.MaxLimit))
 	checkPositive("ingest.batch_size", int64(c.Ingest.BatchSize))
 	checkPositive("ingest.flush_interval", int64(c.Ingest.FlushInterval))
