@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -29,6 +30,10 @@ type exchange struct {
 	// firstByte is when the first content byte reached the client.
 	firstByte time.Time
 	committed bool // response headers sent: no fallback, no error status
+	// omitRequest and omitResponse keep bodies out of the record: bodies
+	// are off in the config, the key has zero retention, or the request
+	// asked (X-Switchyard-Omit, Helicone-Omit-Request/-Response).
+	omitRequest, omitResponse bool
 }
 
 func (s *Server) begin(c *gin.Context, endpoint string) *exchange {
@@ -47,7 +52,47 @@ func (s *Server) begin(c *gin.Context, endpoint string) *exchange {
 	h := c.Writer.Header()
 	h["X-Request-Id"] = []string{rec.RequestID}
 	h["Traceparent"] = []string{traceparent}
-	return &exchange{s: s, c: c, start: now, rec: rec}
+	ex := &exchange{s: s, c: c, start: now, rec: rec}
+	ex.omitRequest, ex.omitResponse = omissions(c.Request.Header, !*s.cfg.RecordBodies || k != nil && k.ZeroRetention)
+	return ex
+}
+
+// omissions reads which bodies the request asks to keep out of its record.
+func omissions(h http.Header, all bool) (request, response bool) {
+	if all {
+		return true, true
+	}
+	for _, v := range h.Values("X-Switchyard-Omit") {
+		for _, part := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(part)) {
+			case "request":
+				request = true
+			case "response":
+				response = true
+			case "all", "bodies":
+				request, response = true, true
+			}
+		}
+	}
+	if strings.EqualFold(h.Get("Helicone-Omit-Request"), "true") {
+		request = true
+	}
+	if strings.EqualFold(h.Get("Helicone-Omit-Response"), "true") {
+		response = true
+	}
+	return request, response
+}
+
+// headerProviderKey is where a client brings its own provider key.
+const headerProviderKey = "X-Switchyard-Provider-Key"
+
+// clientProviderKey returns the key the client brought for provider, when
+// the provider allows it.
+func (ex *exchange) clientProviderKey(provider string) string {
+	if !ex.s.byok[provider] {
+		return ""
+	}
+	return ex.c.Request.Header.Get(headerProviderKey)
 }
 
 // newRequestID returns a UUIDv7 whose timestamp is exactly t's millisecond,

@@ -22,7 +22,11 @@ import (
 	"github.com/switchyard/switchyard/record"
 )
 
-const testKey = "sk-test-key-0001"
+const (
+	testKey = "sk-test-key-0001"
+	// zdrKey is a key with zero retention: no bodies in its records.
+	zdrKey = "sk-test-key-zdr1"
+)
 
 // recordSink collects published records for assertions.
 type recordSink struct {
@@ -77,7 +81,8 @@ var testPricing = config.Pricing{Input: price("2.50"), Output: price("10"), Cach
 
 func startProxy(t *testing.T, setup testSetup) *testProxy {
 	t.Helper()
-	cfg := &config.Config{Keys: []config.Key{{ID: "k1", Key: testKey, Team: "team-a"}}, Providers: setup.providers, Models: setup.models}
+	cfg := &config.Config{Keys: []config.Key{{ID: "k1", Key: testKey, Team: "team-a"}, {ID: "k-zdr", Key: zdrKey, ZeroRetention: true}},
+		Providers: setup.providers, Models: setup.models}
 	cfg.ApplyDefaults()
 	cfg.Proxy.FirstByteTimeout = 5 * time.Second
 	cfg.Proxy.TotalTimeout = 10 * time.Second
@@ -100,7 +105,7 @@ func startProxy(t *testing.T, setup testSetup) *testProxy {
 	}
 	sink := newRecordSink()
 	srv := New(Options{
-		Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models), Upstreams: ups, Sink: sink,
+		Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models), Upstreams: ups, Providers: cfg.Providers, Sink: sink,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	ts := httptest.NewServer(srv.Handler())
@@ -145,6 +150,10 @@ func (p *testProxy) post(t *testing.T, path, body string, header ...string) *htt
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Authorization" {
+			req.Header.Set("Authorization", header[i+1])
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)

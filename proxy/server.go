@@ -28,6 +28,9 @@ type Options struct {
 	Keys      *keys.Set
 	Router    *route.Router
 	Upstreams map[string]provider.Adapter
+	// Providers are the configured providers (for their per-provider
+	// policies: client keys, data collection).
+	Providers []config.Provider
 	Sink      Sink
 	Logger    *slog.Logger
 	Metrics   *Metrics
@@ -41,6 +44,7 @@ type Server struct {
 	keys      *keys.Set
 	router    *route.Router
 	upstreams map[string]provider.Adapter
+	byok      map[string]bool // providers that accept a client's own key
 	sink      Sink
 	log       *slog.Logger
 	metrics   *Metrics
@@ -62,6 +66,10 @@ func New(o Options) *Server {
 		sink:      o.Sink,
 		log:       o.Logger,
 		metrics:   o.Metrics,
+		byok:      map[string]bool{},
+	}
+	for _, p := range o.Providers {
+		s.byok[p.Name] = p.AllowClientKey
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics(nil)
@@ -76,7 +84,10 @@ func New(o Options) *Server {
 		e.GET("/metrics", gin.WrapH(o.MetricsHandler))
 	}
 	v1 := e.Group("/v1", s.authenticate)
-	v1.POST("/chat/completions", s.chatCompletions)
+	v1.POST("/chat/completions", s.serve(kindChat))
+	v1.POST("/completions", s.serve(kindCompletions))
+	v1.POST("/embeddings", s.serve(kindEmbeddings))
+	v1.POST("/rerank", s.serve(kindRerank))
 	v1.GET("/models", s.listModels)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, nil, &apiError{class: errNotFound, message: "no route for " + c.Request.Method + " " + c.Request.URL.Path})

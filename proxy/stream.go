@@ -36,6 +36,9 @@ type streamState struct {
 	bodyMax      int
 	truncated    bool
 	keepBody     bool
+	// text is set for /v1/completions, whose choices carry "text" rather
+	// than a delta.
+	text bool
 }
 
 const maxReassembledChoices = 16
@@ -105,7 +108,7 @@ func (st *streamState) observe(data []byte) (chunkInfo, error) {
 // observeChoice reads one element of a chunk's choices.
 func (st *streamState) observeChoice(choice []byte, info *chunkInfo) error {
 	var index int64
-	var delta []byte
+	var delta, text []byte
 	err := jsonx.Members(choice, func(m jsonx.Member) bool {
 		raw := choice[m.ValueStart:m.ValueEnd]
 		switch {
@@ -113,6 +116,8 @@ func (st *streamState) observeChoice(choice []byte, info *chunkInfo) error {
 			index, _ = jsonx.Int(raw)
 		case m.Is("delta"):
 			delta = raw
+		case st.text && m.Is("text"):
+			text = raw
 		case m.Is("finish_reason"):
 			if f, _ := optionalString(raw); f != "" && index == 0 {
 				st.finishReason = f
@@ -120,6 +125,14 @@ func (st *streamState) observeChoice(choice []byte, info *chunkInfo) error {
 		}
 		return true
 	})
+	if err == nil && !jsonx.IsNull(text) && string(text) != `""` {
+		info.content = true
+		if st.keepBody && index >= 0 && index < maxReassembledChoices {
+			if t, err := jsonx.Unquote(text); err == nil {
+				st.appendContent(int(index), t)
+			}
+		}
+	}
 	if err != nil || jsonx.IsNull(delta) || delta[0] != '{' {
 		return err
 	}
@@ -166,7 +179,11 @@ func (st *streamState) appendContent(index int, text string) {
 func (st *streamState) reassembled(costNUSD int64) string {
 	b := []byte(`{"id":`)
 	b = jsonx.AppendString(b, st.id)
-	b = append(b, `,"object":"chat.completion","created":`...)
+	if st.text {
+		b = append(b, `,"object":"text_completion","created":`...)
+	} else {
+		b = append(b, `,"object":"chat.completion","created":`...)
+	}
 	b = strconv.AppendInt(b, st.created, 10)
 	b = append(b, `,"model":`...)
 	b = jsonx.AppendString(b, st.model)
@@ -177,9 +194,15 @@ func (st *streamState) reassembled(costNUSD int64) string {
 		}
 		b = append(b, `{"index":`...)
 		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `,"message":{"role":"assistant","content":`...)
-		b = jsonx.AppendString(b, st.contents[i].String())
-		b = append(b, `},"finish_reason":`...)
+		if st.text {
+			b = append(b, `,"text":`...)
+			b = jsonx.AppendString(b, st.contents[i].String())
+			b = append(b, `,"finish_reason":`...)
+		} else {
+			b = append(b, `,"message":{"role":"assistant","content":`...)
+			b = jsonx.AppendString(b, st.contents[i].String())
+			b = append(b, `},"finish_reason":`...)
+		}
 		b = jsonx.AppendString(b, st.finishReason)
 		b = append(b, '}')
 	}
@@ -202,13 +225,13 @@ func (st *streamState) reassembled(costNUSD int64) string {
 // anything is sent, so a provider that fails before producing data can
 // still be fallen back from; after that, a failure ends the client's stream
 // with one error chunk.
-func (ex *exchange) relayStream(cand route.Candidate, resp *http.Response) (*apiError, bool) {
+func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Response) (*apiError, bool) {
 	s := ex.s
 	br := streamReaders.Get().(*bufio.Reader)
 	br.Reset(resp.Body)
 	defer func() { br.Reset(nil); streamReaders.Put(br) }()
 	rd := sse.NewReader(br, maxStreamEvent)
-	st := streamState{keepBody: *s.cfg.RecordBodies, bodyMax: s.cfg.RecordBodyBytes}
+	st := streamState{keepBody: !ex.omitResponse, bodyMax: s.cfg.RecordBodyBytes, text: k == kindCompletions}
 	rec := ex.rec
 
 	_, data, err := rd.Next()
@@ -287,6 +310,8 @@ func (ex *exchange) relayStream(cand route.Candidate, resp *http.Response) (*api
 	if st.keepBody {
 		rec.ResponseBody = st.reassembled(rec.CostNUSD)
 		rec.BodyTruncated = rec.BodyTruncated || st.truncated
+	} else {
+		rec.BodiesOmitted = true
 	}
 	return streamErr, false
 }

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 
 	"github.com/switchyard/switchyard/internal/jsonx"
+	"github.com/switchyard/switchyard/proxy/provider"
 	"github.com/switchyard/switchyard/record"
 )
 
@@ -12,14 +14,40 @@ import (
 // validating pass over each body or chunk, no reflection, and allocations
 // only for the strings kept.
 
-// chatRequest holds the few fields of a chat completion request the proxy
-// acts on; the body itself is relayed as the client wrote it.
-type chatRequest struct {
+// kind is one family of OpenAI-compatible endpoints: what its requests
+// must hold and what a valid response has.
+type kind struct {
+	endpoint string // the client's path, as recorded
+	path     string // the provider path (provider.Path...)
+	// required is the request member the endpoint cannot do without.
+	required string
+	// result is the array member every valid response has.
+	result string
+	// streams is whether the endpoint can stream.
+	streams bool
+}
+
+var (
+	kindChat        = &kind{endpoint: "/v1/chat/completions", path: provider.PathChat, required: "messages", result: "choices", streams: true}
+	kindCompletions = &kind{endpoint: "/v1/completions", path: provider.PathCompletions, required: "prompt", result: "choices", streams: true}
+	kindEmbeddings  = &kind{endpoint: "/v1/embeddings", path: provider.PathEmbeddings, required: "input", result: "data"}
+	kindRerank      = &kind{endpoint: "/v1/rerank", path: provider.PathRerank, required: "query", result: "results"}
+)
+
+// request holds the few fields of a request the proxy acts on; the body
+// itself is relayed as the client wrote it.
+type request struct {
 	Model         string
 	Stream        bool
 	StreamOptions []byte // raw
 	User          string
 	SessionID     string
+	// Models is OpenRouter's ordered list of fallback models.
+	Models []string
+	// Provider is OpenRouter's provider preferences object, raw.
+	Provider []byte
+	// needs are capabilities the request uses: tools, JSON output, images.
+	needsTools, needsJSON, needsVision bool
 	// routerOnly is set when the body has OpenRouter's extensions, which
 	// are understood here and never sent upstream.
 	routerOnly bool
@@ -29,11 +57,11 @@ type chatRequest struct {
 // upstream would reject as unknown arguments.
 var routerOnlyFields = []string{"models", "provider", "session_id", "usage", "transforms", "route"}
 
-// parseChatRequest reads and validates a chat completion request.
-func parseChatRequest(body []byte) (chatRequest, *apiError) {
-	var req chatRequest
+// parseRequest reads and validates a request of kind k.
+func parseRequest(body []byte, k *kind) (request, *apiError) {
+	var req request
 	var fieldErr *apiError
-	hasMessages := false
+	hasRequired := false
 	wrongType := func(param, want string) bool {
 		fieldErr = &apiError{class: errInvalidRequest, param: param, message: param + " must be " + want}
 		return false
@@ -46,15 +74,30 @@ func parseChatRequest(body []byte) (chatRequest, *apiError) {
 			if req.Model, err = jsonx.Unquote(raw); err != nil {
 				return wrongType("model", "a string")
 			}
-		case m.Is("messages"):
-			if raw[0] != '[' {
-				return wrongType("messages", "an array")
+		case m.Is(k.required):
+			switch k.required {
+			case "messages":
+				if raw[0] != '[' {
+					return wrongType("messages", "an array")
+				}
+				hasRequired = !isEmptyArray(raw)
+				// Image parts anywhere in the conversation need vision.
+				req.needsVision = bytes.Contains(raw, []byte(`"image_url"`))
+			case "query":
+				if raw[0] != '"' {
+					return wrongType("query", "a string")
+				}
+				hasRequired = true
+			default: // prompt, input: a string or an array
+				if raw[0] != '"' && raw[0] != '[' {
+					return wrongType(k.required, "a string or an array")
+				}
+				hasRequired = raw[0] == '"' || !isEmptyArray(raw)
 			}
-			hasMessages = !isEmptyArray(raw)
 		case m.Is("stream"):
 			switch string(raw) {
 			case "true":
-				req.Stream = true
+				req.Stream = k.streams
 			case "false", "null":
 			default:
 				return wrongType("stream", "a boolean")
@@ -64,6 +107,12 @@ func parseChatRequest(body []byte) (chatRequest, *apiError) {
 				return wrongType("stream_options", "an object")
 			}
 			req.StreamOptions = raw
+		case m.Is("tools"):
+			req.needsTools = raw[0] == '[' && !isEmptyArray(raw)
+		case m.Is("response_format"):
+			if rt, _ := jsonx.Get(raw, "type"); raw[0] == '{' && string(rt) != `"text"` {
+				req.needsJSON = true
+			}
 		case m.Is("user"):
 			if req.User, err = optionalString(raw); err != nil {
 				return wrongType("user", "a string")
@@ -73,7 +122,34 @@ func parseChatRequest(body []byte) (chatRequest, *apiError) {
 				return wrongType("session_id", "a string")
 			}
 			req.routerOnly = true
-		case m.Is("models"), m.Is("provider"), m.Is("usage"), m.Is("transforms"), m.Is("route"):
+		case m.Is("models"):
+			req.routerOnly = true
+			if jsonx.IsNull(raw) {
+				return true
+			}
+			if raw[0] != '[' {
+				return wrongType("models", "an array of model names")
+			}
+			ok := true
+			_ = jsonx.Elements(raw, func(s, e int) bool {
+				name, err := jsonx.Unquote(raw[s:e])
+				if err != nil {
+					ok = false
+					return false
+				}
+				req.Models = append(req.Models, name)
+				return true
+			})
+			if !ok {
+				return wrongType("models", "an array of model names")
+			}
+		case m.Is("provider"):
+			req.routerOnly = true
+			if !jsonx.IsNull(raw) && raw[0] != '{' {
+				return wrongType("provider", "an object")
+			}
+			req.Provider = raw
+		case m.Is("usage"), m.Is("transforms"), m.Is("route"):
 			req.routerOnly = true
 		}
 		return true
@@ -85,10 +161,15 @@ func parseChatRequest(body []byte) (chatRequest, *apiError) {
 		return req, &apiError{class: errInvalidJSON, message: "request body is not valid JSON"}
 	case fieldErr != nil:
 		return req, fieldErr
-	case req.Model == "":
+	case req.Model == "" && len(req.Models) == 0:
 		return req, &apiError{class: errInvalidRequest, param: "model", message: "model is required"}
-	case !hasMessages:
+	case !hasRequired && k.required == "messages":
 		return req, &apiError{class: errInvalidRequest, param: "messages", message: "messages must be a non-empty array"}
+	case !hasRequired:
+		return req, &apiError{class: errInvalidRequest, param: k.required, message: k.required + " is required"}
+	}
+	if req.Model == "" {
+		req.Model = req.Models[0]
 	}
 	return req, nil
 }
@@ -109,21 +190,25 @@ func optionalString(raw []byte) (string, error) {
 // usageSpan locates a usage object inside a body, for adding usage.cost.
 type usageSpan struct{ start, end int }
 
-// parseCompletion reads a non-streaming chat completion: the first choice's
-// finish reason and the usage. ok is false when the body is not a chat
-// completion (not JSON, no choices array, an error object).
-func parseCompletion(body []byte) (finishReason string, usage *record.Usage, span usageSpan, ok bool) {
+// parseResponse reads a non-streaming response of kind k: the first
+// choice's finish reason (for completions) and the usage. ok is false when
+// the body is not such a response (not JSON, no result array, an error
+// object).
+func parseResponse(body []byte, k *kind) (finishReason string, usage *record.Usage, span usageSpan, ok bool) {
 	var bad bool
-	hasChoices := false
+	hasResult := false
 	err := jsonx.Members(body, func(m jsonx.Member) bool {
 		raw := body[m.ValueStart:m.ValueEnd]
 		switch {
-		case m.Is("choices"):
+		case m.Is(k.result):
 			if raw[0] != '[' {
 				bad = true
 				return false
 			}
-			hasChoices = true
+			hasResult = true
+			if k.result != "choices" {
+				return true
+			}
 			_ = jsonx.Elements(raw, func(s, e int) bool {
 				finishReason, _, _ = parseChoiceFinish(raw[s:e])
 				return false
@@ -141,7 +226,7 @@ func parseCompletion(body []byte) (finishReason string, usage *record.Usage, spa
 		}
 		return true
 	})
-	return finishReason, usage, span, err == nil && !bad && hasChoices
+	return finishReason, usage, span, err == nil && !bad && hasResult
 }
 
 func parseChoiceFinish(choice []byte) (string, bool, error) {

@@ -119,6 +119,7 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 		Keys:           ks,
 		Router:         route.New(cfg.Models),
 		Upstreams:      upstreams,
+		Providers:      cfg.Providers,
 		Sink:           publisher,
 		Logger:         log,
 		Metrics:        proxy.NewMetrics(reg),

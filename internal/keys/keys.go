@@ -18,7 +18,9 @@ type Key struct {
 	ID    string
 	Team  string
 	Admin bool
-	hash  [sha256.Size]byte
+	// ZeroRetention keeps the key's bodies out of records.
+	ZeroRetention bool
+	hash          [sha256.Size]byte
 }
 
 // Set is the configured keys, indexed by digest.
@@ -30,7 +32,7 @@ type Set struct {
 func New(cfg []config.Key) (*Set, error) {
 	s := &Set{byHash: make(map[[sha256.Size]byte]*Key, len(cfg))}
 	for i, k := range cfg {
-		key := &Key{ID: k.ID, Team: k.Team, Admin: k.Admin}
+		key := &Key{ID: k.ID, Team: k.Team, Admin: k.Admin, ZeroRetention: k.ZeroRetention}
 		if k.KeySHA256 != "" {
 			b, err := hex.DecodeString(k.KeySHA256)
 			if err != nil || len(b) != sha256.Size {

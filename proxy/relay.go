@@ -19,10 +19,15 @@ import (
 	"github.com/switchyard/switchyard/record"
 )
 
-const endpointChat = "/v1/chat/completions"
+// serve returns the handler of an OpenAI-compatible endpoint: read and
+// check the request, plan the deployments, try them in order until one
+// serves the client, and record what happened.
+func (s *Server) serve(k *kind) gin.HandlerFunc {
+	return func(c *gin.Context) { s.serveKind(c, k) }
+}
 
-func (s *Server) chatCompletions(c *gin.Context) {
-	ex := s.begin(c, endpointChat)
+func (s *Server) serveKind(c *gin.Context, k *kind) {
+	ex := s.begin(c, k.endpoint)
 	defer ex.finish()
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
@@ -31,7 +36,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 	if !ok {
 		return
 	}
-	req, perr := parseChatRequest(body)
+	req, perr := parseRequest(body, k)
 	rec := ex.rec
 	rec.ModelRequested, rec.Stream = req.Model, req.Stream
 	if rec.User == "" {
@@ -40,7 +45,9 @@ func (s *Server) chatCompletions(c *gin.Context) {
 	if rec.SessionID == "" {
 		rec.SessionID = clip(req.SessionID)
 	}
-	if *s.cfg.RecordBodies {
+	if ex.omitRequest {
+		rec.BodiesOmitted = true
+	} else {
 		rec.RequestBody = ex.truncateBody(body)
 	}
 	if perr != nil {
@@ -66,7 +73,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 			ex.fail(&apiError{class: errInternal, message: "rewriting the request: " + err.Error()})
 			return
 		}
-		e, fallback := ex.tryChat(cand, upBody, req.Stream)
+		e, fallback := ex.try(k, cand, upBody, req.Stream)
 		if e == nil {
 			if len(rec.Attempts) > 1 {
 				rec.Routing.Reason = plan.Reason + "; served by " + cand.Provider + " after " + strconv.Itoa(len(rec.Attempts)-1) + " failed attempt(s)"
@@ -90,7 +97,7 @@ func (s *Server) chatCompletions(c *gin.Context) {
 // upstreamBase strips the router-only members and, for streams, asks the
 // upstream for usage (stream_options.include_usage), which is how streamed
 // requests get billed. The body is only rewritten when it must be.
-func upstreamBase(body []byte, req *chatRequest) ([]byte, error) {
+func upstreamBase(body []byte, req *request) ([]byte, error) {
 	var err error
 	if req.routerOnly {
 		if body, err = jsonx.Delete(body, routerOnlyFields...); err != nil {
@@ -122,11 +129,11 @@ func withModel(body []byte, requested, upstream string) ([]byte, error) {
 	return jsonx.Set(body, "model", jsonx.AppendString(nil, upstream))
 }
 
-// tryChat makes one attempt on one deployment. It returns nil when the
+// try makes one attempt on one deployment. It returns nil when the
 // client has been served (fully or, for a stream that failed mid-way, with
 // an error chunk), or the attempt's error and whether the next deployment
 // may be tried.
-func (ex *exchange) tryChat(cand route.Candidate, body []byte, stream bool) (*apiError, bool) {
+func (ex *exchange) try(k *kind, cand route.Candidate, body []byte, stream bool) (*apiError, bool) {
 	s := ex.s
 	up, ok := s.upstreams[cand.Provider]
 	if !ok {
@@ -136,7 +143,7 @@ func (ex *exchange) tryChat(cand route.Candidate, body []byte, stream bool) (*ap
 	defer cancel()
 
 	attemptStart := time.Now()
-	resp, err := up.Send(ctx, &provider.Request{Path: provider.PathChat, Body: body, Stream: stream})
+	resp, err := up.Send(ctx, &provider.Request{Path: k.path, Body: body, Stream: stream, APIKey: ex.clientProviderKey(cand.Provider)})
 	headersAt := time.Now()
 	ex.waited += headersAt.Sub(attemptStart)
 	attempt := record.Attempt{Provider: cand.Provider, Model: cand.Model}
@@ -153,6 +160,9 @@ func (ex *exchange) tryChat(cand route.Candidate, body []byte, stream bool) (*ap
 	}
 	if err != nil {
 		e := ex.transportError(cand.Provider, err)
+		if errors.Is(err, provider.ErrUnsupported) {
+			e = &apiError{class: errNoProvider, message: "provider " + cand.Provider + " does not serve " + k.endpoint}
+		}
 		done(e, 0)
 		return e, true
 	}
@@ -168,9 +178,9 @@ func (ex *exchange) tryChat(cand route.Candidate, body []byte, stream bool) (*ap
 	var e *apiError
 	var fallback bool
 	if stream {
-		e, fallback = ex.relayStream(cand, resp)
+		e, fallback = ex.relayStream(k, cand, resp)
 	} else {
-		e, fallback = ex.relayJSON(cand, resp, headersAt)
+		e, fallback = ex.relayJSON(k, cand, resp, headersAt)
 	}
 	if e != nil && e.class == errCanceled {
 		fallback = false
@@ -189,9 +199,9 @@ func (ex *exchange) tryChat(cand route.Candidate, body []byte, stream bool) (*ap
 }
 
 // relayJSON reads a complete response, prices it, adds usage.cost and sends
-// it. Nothing reaches the client unless the response is a usable completion,
-// so every failure here can fall back.
-func (ex *exchange) relayJSON(cand route.Candidate, resp *http.Response, headersAt time.Time) (*apiError, bool) {
+// it. Nothing reaches the client unless the response is usable, so every
+// failure here can fall back.
+func (ex *exchange) relayJSON(k *kind, cand route.Candidate, resp *http.Response, headersAt time.Time) (*apiError, bool) {
 	s := ex.s
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
@@ -200,9 +210,9 @@ func (ex *exchange) relayJSON(cand route.Candidate, resp *http.Response, headers
 	if err != nil {
 		return ex.readError(cand.Provider, err), true
 	}
-	finish, usage, span, ok := parseCompletion(body)
+	finish, usage, span, ok := parseResponse(body, k)
 	if !ok {
-		return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " returned a response that is not a chat completion"}, true
+		return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " returned a response that is not a valid " + k.endpoint + " response"}, true
 	}
 	rec := ex.rec
 	rec.FinishReason = finish
@@ -217,7 +227,9 @@ func (ex *exchange) relayJSON(cand route.Candidate, resp *http.Response, headers
 	if _, err := ex.c.Writer.Write(out); err != nil {
 		return &apiError{class: errCanceled, message: "writing the response: " + err.Error()}, false
 	}
-	if *s.cfg.RecordBodies {
+	if ex.omitResponse {
+		rec.BodiesOmitted = true
+	} else {
 		rec.ResponseBody = ex.truncateBody(out)
 	}
 	return nil, false
