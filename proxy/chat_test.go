@@ -248,7 +248,7 @@ func TestUpstreamFailures(t *testing.T) {
 		{"connection error falls back", false, func(ctx context.Context, path string, b []byte, stream bool) (*http.Response, error) {
 			return nil, io.ErrUnexpectedEOF
 		}, 200, "upstream_error", true},
-		{"client error is not retried", false, reply(400, "application/json", `{"error":{"message":"context_length_exceeded: too long","type":"invalid_request_error"}}`), 400, "upstream_rejected", false},
+		{"client error is not retried", false, reply(400, "application/json", `{"error":{"message":"Invalid value for temperature: 7","type":"invalid_request_error"}}`), 400, "upstream_rejected", false},
 		{"mid-stream cut ends with an error chunk", true, reply(200, "text/event-stream", "data: "+goodChunk+"\n\n"), 200, "upstream_error", false},
 		{"mid-stream garbage ends with an error chunk", true, reply(200, "text/event-stream", "data: "+goodChunk+"\n\ndata: {broken\n\n"), 200, "upstream_malformed", false},
 	}
@@ -273,7 +273,7 @@ func TestUpstreamFailures(t *testing.T) {
 			if (secondCalled > 0) != tt.fellBack {
 				t.Errorf("second deployment called %d times, fell back = %v", secondCalled, tt.fellBack)
 			}
-			if tt.wantStatus == 400 && !strings.Contains(string(raw), "context_length_exceeded") {
+			if tt.wantStatus == 400 && !strings.Contains(string(raw), "Invalid value for temperature") {
 				t.Errorf("the provider's message is not passed on: %s", raw)
 			}
 			if tt.stream && !tt.fellBack {

@@ -22,6 +22,10 @@ var (
 	errInvalidJSON       = errorClass{http.StatusBadRequest, "invalid_json", "invalid_request_error", record.OutcomeError}
 	errInvalidRequest    = errorClass{http.StatusBadRequest, "invalid_request", "invalid_request_error", record.OutcomeError}
 	errUpstreamRejected  = errorClass{http.StatusBadRequest, "upstream_rejected", "invalid_request_error", record.OutcomeError}
+	errContextLength     = errorClass{http.StatusBadRequest, "context_length_exceeded", "invalid_request_error", record.OutcomeError}
+	errContentPolicy     = errorClass{http.StatusBadRequest, "content_policy", "invalid_request_error", record.OutcomeError}
+	errProviderAuth      = errorClass{http.StatusBadGateway, "provider_auth", "api_error", record.OutcomeError}
+	errOverloaded        = errorClass{http.StatusServiceUnavailable, "overloaded", "api_error", record.OutcomeError}
 	errUnauthorized      = errorClass{http.StatusUnauthorized, "unauthorized", "authentication_error", record.OutcomeError}
 	errNotFound          = errorClass{http.StatusNotFound, "not_found", "invalid_request_error", record.OutcomeError}
 	errModelNotFound     = errorClass{http.StatusNotFound, "model_not_found", "invalid_request_error", record.OutcomeError}

@@ -278,27 +278,76 @@ func (ex *exchange) readError(provider string, err error) *apiError {
 	return ex.transportError(provider, err)
 }
 
-// upstreamStatusError classifies a non-200 upstream response. Errors that
-// are the provider's (5xx, 429, timeouts, its credentials, an unknown
-// upstream model) may fall back; errors in the client's request may not.
+// upstreamStatusError classifies a non-200 upstream response with the
+// error table: errors that are the provider's (5xx, 429, overload,
+// timeouts, its credentials, an unknown upstream model, a context window
+// this deployment lacks) may fall back; errors in the client's request and
+// content refusals may not.
 func upstreamStatusError(provider string, resp *http.Response) (*apiError, bool) {
-	msg := upstreamMessage(resp.Body)
+	code, msg := upstreamError(resp.Body)
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	msg = "provider " + provider + " returned " + strconv.Itoa(resp.StatusCode) + ": " + msg
-	switch code := resp.StatusCode; {
-	case code == http.StatusTooManyRequests:
-		return &apiError{class: errRateLimited, message: msg, retryAfter: resp.Header.Get("Retry-After")}, true
-	case code == http.StatusRequestTimeout || code == http.StatusGatewayTimeout:
+	retryAfter := resp.Header.Get("Retry-After")
+	lower := strings.ToLower(code + " " + msg)
+	switch status := resp.StatusCode; {
+	case status == http.StatusTooManyRequests:
+		return &apiError{class: errRateLimited, message: msg, retryAfter: retryAfter}, true
+	case status == 529 || strings.Contains(lower, "overloaded"):
+		return &apiError{class: errOverloaded, message: msg, retryAfter: retryAfter}, true
+	case status == http.StatusRequestTimeout || status == http.StatusGatewayTimeout:
 		return &apiError{class: errTimeout, message: msg}, true
-	case code >= 500, code == http.StatusUnauthorized, code == http.StatusForbidden, code == http.StatusNotFound:
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return &apiError{class: errProviderAuth, message: msg}, true
+	case status >= 500 || status == http.StatusNotFound:
 		return &apiError{class: errUpstream, message: msg}, true
-	case code >= 400:
+	case containsAny(lower, "context_length_exceeded", "context length", "context window", "prompt is too long", "too many tokens", "maximum context"):
+		return &apiError{class: errContextLength, message: msg, param: "messages"}, true
+	case containsAny(lower, "content_policy", "content_filter", "content management policy", "safety", "moderation", "flagged"):
+		return &apiError{class: errContentPolicy, message: msg}, false
+	case status >= 400:
 		return &apiError{class: errUpstreamRejected, message: msg}, false
 	default:
 		return &apiError{class: errUpstream, message: msg}, true
 	}
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamError reads an upstream error body: its code (OpenAI's
+// error.code or error.type, Anthropic's error.type, Google's error.status)
+// and message.
+func upstreamError(body io.Reader) (code, message string) {
+	raw, _ := io.ReadAll(io.LimitReader(body, 64<<10))
+	var e struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil && len(e.Error) > 0 {
+		var inner struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Code    json.RawMessage `json:"code"`
+			Status  string          `json:"status"`
+		}
+		if json.Unmarshal(e.Error, &inner) == nil && inner.Message != "" {
+			var c string
+			_ = json.Unmarshal(inner.Code, &c)
+			return strings.Join([]string{c, inner.Type, inner.Status}, " "), clipMessage(inner.Message)
+		}
+		var s string
+		if json.Unmarshal(e.Error, &s) == nil && s != "" {
+			return "", clipMessage(s)
+		}
+	}
+	return "", clipMessage(strings.TrimSpace(string(raw)))
 }
 
 // upstreamMessage extracts error.message from an upstream error body, or a

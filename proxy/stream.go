@@ -76,7 +76,8 @@ func (st *streamState) observe(data []byte) (chunkInfo, error) {
 			st.usage = &u
 		case m.Is("error"):
 			if !jsonx.IsNull(raw) {
-				bad = errors.New(upstreamMessage(strings.NewReader(`{"error":` + string(raw) + `}`)))
+				_, msg := upstreamError(strings.NewReader(`{"error":` + string(raw) + `}`))
+				bad = errors.New(msg)
 				return false
 			}
 		case m.Is("id"):
