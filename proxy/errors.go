@@ -87,3 +87,5 @@ func appendErrorBody(dst []byte, e *apiError, requestID string, attempts []recor
 	}
 	return append(dst, "]}}}"...)
 }
+
+func (e *apiError) Error() string { return e.class.errorType + ": " + e.message }

@@ -1,13 +1,18 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/proxy/provider"
 )
 
 // keyRecorder is an upstream that remembers the Authorization header it got.
@@ -93,6 +98,73 @@ func TestOmittingBodies(t *testing.T) {
 				if rec.BodiesOmitted != (!tc.wantReq || !tc.wantResp) {
 					t.Errorf("stream=%s: bodies_omitted = %v", stream, rec.BodiesOmitted)
 				}
+			}
+		})
+	}
+}
+
+// slowStream is an upstream that answers at once and then takes its time:
+// the role chunk after firstDelay, content after contentDelay more.
+func slowStream(firstDelay, contentDelay time.Duration) upstreamFunc {
+	return func(ctx context.Context, path string, b []byte, stream bool) (*http.Response, error) {
+		pr, pw := io.Pipe()
+		go func() {
+			head := `{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":`
+			sleep := func(d time.Duration) bool {
+				select {
+				case <-time.After(d):
+					return true
+				case <-ctx.Done():
+					pw.CloseWithError(ctx.Err())
+					return false
+				}
+			}
+			if !sleep(firstDelay) {
+				return
+			}
+			fmt.Fprint(pw, "data: "+head+`{"role":"assistant","content":""},"finish_reason":null}]}`+"\n\n")
+			if !sleep(contentDelay) {
+				return
+			}
+			fmt.Fprint(pw, "data: "+head+`{"content":"Hello"},"finish_reason":"stop"}]}`+"\n\n")
+			fmt.Fprint(pw, `data: {"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}`+"\n\ndata: [DONE]\n\n")
+			pw.Close()
+		}()
+		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/event-stream"}}, Body: pr}, nil
+	}
+}
+
+func TestStreamKeepAlive(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		firstDelay, content time.Duration
+	}{
+		{"before the first event", 300 * time.Millisecond, 0},
+		{"after the role chunk, before content", 0, 300 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startProxy(t, testSetup{
+				providers: []config.Provider{{Name: "up", Type: "openai", BaseURL: "http://up.invalid"}},
+				models:    []config.Model{{Name: "m", Deployments: []config.Deployment{{Provider: "up", Model: "m", Pricing: testPricing}}}},
+				tweak:     func(c *config.Proxy) { c.StreamKeepAlive = 40 * time.Millisecond },
+			})
+			p.srv.upstreams = map[string]provider.Adapter{"up": slowStream(tc.firstDelay, tc.content)}
+			resp := p.post(t, "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`)
+			raw := string(readBody(t, resp))
+			contentAt := strings.Index(raw, "Hello")
+			comments := strings.Count(raw[:max(contentAt, 0)], ": keep-alive\n\n")
+			if resp.StatusCode != 200 || contentAt < 0 || comments < 3 {
+				t.Fatalf("status %d, %d keep-alive comments before the content (want several over 300 ms): %q", resp.StatusCode, comments, raw)
+			}
+			if strings.Contains(raw[contentAt:], "keep-alive") {
+				t.Errorf("keep-alives continued after the first content")
+			}
+			if !strings.HasSuffix(raw, "data: [DONE]\n\n") {
+				t.Fatalf("stream does not end with [DONE]")
+			}
+			rec := p.sink.next(t)
+			if rec.Outcome != "ok" || rec.Usage.CompletionTokens != 1 || rec.TTFTMs < 300 {
+				t.Errorf("record outcome %q usage %+v ttft %d", rec.Outcome, rec.Usage, rec.TTFTMs)
 			}
 		})
 	}

@@ -235,33 +235,55 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 	st := streamState{keepBody: !ex.omitResponse, bodyMax: s.cfg.RecordBodyBytes, text: k == kindCompletions}
 	rec := ex.rec
 
-	_, data, err := rd.Next()
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	sw := newStreamWriter(ex.c.Writer, (*bp)[:0], s.cfg.StreamKeepAlive)
+	defer func() { *bp = sw.buf[:0] }()
+	defer sw.stopKeepAlive()
+	commit := func() {
+		h := ex.c.Writer.Header()
+		h["Cache-Control"] = []string{"no-cache"}
+		h["X-Accel-Buffering"] = []string{"no"}
+		ex.commit("text/event-stream")
+	}
+
+	// The first event decides whether this deployment serves the request:
+	// until it arrives nothing is sent, so a provider that fails first can
+	// be fallen back from — unless keep-alives had to start meanwhile.
+	data, err := ex.firstEvent(rd, sw, commit)
 	if err != nil {
 		if err == io.EOF {
-			return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " ended the stream before sending data"}, true
+			err = &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " ended the stream before sending data"}
 		}
-		return ex.streamReadError(cand.Provider, err), true
+		e, ok := err.(*apiError)
+		if !ok {
+			e = ex.streamReadError(cand.Provider, err)
+		}
+		if ex.committed {
+			_ = sw.event(errorChunk(&st, e), false)
+			_ = sw.event([]byte("[DONE]"), true)
+			rec.FinishReason = "error"
+		}
+		return e, true
 	}
 	info, err := st.observe(data)
 	if err != nil {
-		return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " sent a bad first chunk: " + clipMessage(err.Error())}, true
+		e := &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " sent a bad first chunk: " + clipMessage(err.Error())}
+		if ex.committed {
+			_ = sw.event(errorChunk(&st, e), false)
+			_ = sw.event([]byte("[DONE]"), true)
+			rec.FinishReason = "error"
+		}
+		return e, true
 	}
-
-	h := ex.c.Writer.Header()
-	h["Cache-Control"] = []string{"no-cache"}
-	h["X-Accel-Buffering"] = []string{"no"}
-	ex.commit("text/event-stream")
-	bp := s.bufs.Get().(*[]byte)
-	defer s.bufs.Put(bp)
-	w := ex.c.Writer
-	send := func(data []byte) error {
-		b := append((*bp)[:0], "data: "...)
-		b = append(b, data...)
-		b = append(b, "\n\n"...)
-		*bp = b
-		_, err := w.Write(b)
-		return err
+	if !ex.committed {
+		commit()
+		if !info.content {
+			sw.startKeepAlive()
+		}
 	}
+	send := func(data []byte) error { return sw.event(data, false) }
+	w := sw
 	var streamErr *apiError
 	for {
 		if info.usage != nil {
@@ -275,9 +297,10 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 		}
 		if info.content && ex.firstByte.IsZero() {
 			ex.firstByte = time.Now()
+			sw.stopKeepAlive()
 		}
 		if rd.Buffered() == 0 {
-			w.Flush()
+			w.flush()
 		}
 		_, data, err = rd.Next()
 		if err != nil {
@@ -299,6 +322,7 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 		}
 	}
 
+	sw.stopKeepAlive()
 	rec.FinishReason = st.finishReason
 	if streamErr == nil {
 		_ = send([]byte("[DONE]"))
@@ -307,7 +331,7 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 		_ = send([]byte("[DONE]"))
 		rec.FinishReason = "error"
 	}
-	w.Flush()
+	w.flush()
 	if st.keepBody {
 		rec.ResponseBody = st.reassembled(rec.CostNUSD)
 		rec.BodyTruncated = rec.BodyTruncated || st.truncated
@@ -334,6 +358,41 @@ func errorChunk(st *streamState, e *apiError) []byte {
 	b = append(b, `,"code":`...)
 	b = jsonx.AppendString(b, e.class.errorType)
 	return append(b, `}}`...)
+}
+
+// firstEvent reads the stream's first event. With keep-alives configured
+// and the provider slow to start, it commits the response after one
+// interval and sends comments while it waits.
+func (ex *exchange) firstEvent(rd *sse.Reader, sw *streamWriter, commit func()) ([]byte, error) {
+	if sw.keepAlive <= 0 {
+		_, data, err := rd.Next()
+		return data, err
+	}
+	type result struct {
+		data []byte
+		err  error
+	}
+	first := make(chan result, 1)
+	go func() {
+		// The reader is the goroutine's until it sends; the data stays
+		// valid until the next call to Next, which comes after.
+		_, data, err := rd.Next()
+		first <- result{data, err}
+	}()
+	timer := time.NewTimer(sw.keepAlive)
+	defer timer.Stop()
+	select {
+	case r := <-first:
+		return r.data, r.err
+	case <-timer.C:
+	}
+	commit()
+	sw.mu.Lock()
+	sw.comment()
+	sw.mu.Unlock()
+	sw.startKeepAlive()
+	r := <-first
+	return r.data, r.err
 }
 
 func (ex *exchange) streamReadError(provider string, err error) *apiError {
