@@ -261,13 +261,17 @@ func parseUsage(raw []byte) (record.Usage, error) {
 		}
 		return true
 	}
-	detail := func(v []byte, key string, dst *int64) bool {
+	// detail reads the members of a *_tokens_details object: pairs of
+	// member name and destination.
+	detail := func(v []byte, fields ...any) bool {
 		if jsonx.IsNull(v) {
 			return true
 		}
 		if e := jsonx.Members(v, func(d jsonx.Member) bool {
-			if d.Is(key) {
-				return number(dst, v[d.ValueStart:d.ValueEnd])
+			for i := 0; i+1 < len(fields); i += 2 {
+				if d.Is(fields[i].(string)) {
+					return number(fields[i+1].(*int64), v[d.ValueStart:d.ValueEnd])
+				}
 			}
 			return true
 		}); e != nil && err == nil {
@@ -286,7 +290,9 @@ func parseUsage(raw []byte) (record.Usage, error) {
 		case m.Is("completion_tokens"):
 			return number(&u.CompletionTokens, v)
 		case m.Is("prompt_tokens_details"):
-			return detail(v, "cached_tokens", &u.CachedTokens)
+			// cache_write_tokens is not OpenAI's: adapters for providers
+			// that bill cache writes (Anthropic) report them there.
+			return detail(v, "cached_tokens", &u.CachedTokens, "cache_write_tokens", &u.CacheWriteTokens)
 		case m.Is("completion_tokens_details"):
 			return detail(v, "reasoning_tokens", &u.ReasoningTokens)
 		}
