@@ -51,10 +51,27 @@ type Proxy struct {
 	Spool Spool `yaml:"spool"`
 	// Redact scrubs bodies before they are recorded.
 	Redact Redact `yaml:"redact"`
+	// Retries is how many more rounds over the deployments are made when
+	// every one failed in a way that may pass (timeouts, 5xx, 429), each
+	// after a jittered, doubling backoff.
+	Retries int `yaml:"retries"`
+	// Stats polls the query API's provider statistics so that routing
+	// follows the whole cluster's traffic, not only this process's.
+	Stats StatsPoll `yaml:"stats"`
 	// StreamKeepAlive, when set, sends an SSE comment at this interval while
 	// a stream waits for its first token, so that idle-timeout proxies
 	// between the client and Switchyard keep the connection.
 	StreamKeepAlive time.Duration `yaml:"stream_keepalive"`
+}
+
+// StatsPoll configures polling GET /v1/stats/providers on the query API.
+type StatsPoll struct {
+	// URL is the query API's base URL, e.g. http://query:8081; empty turns
+	// polling off (routing then uses this process's observations only).
+	URL string `yaml:"url"`
+	// Key is a key the query API accepts (an admin key sees every team).
+	Key      string        `yaml:"key"`
+	Interval time.Duration `yaml:"interval"`
 }
 
 // Redact configures how recorded bodies are scrubbed. Matches are replaced

@@ -90,6 +90,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&p.FirstByteTimeout, 60*time.Second)
 	setDefault(&p.TotalTimeout, 10*time.Minute)
 	setDefault(&p.ShutdownTimeout, 30*time.Second)
+	setDefault(&p.Stats.Interval, 5*time.Second)
 	setDefault(&p.Spool.Dir, "switchyard-spool")
 	setDefault(&p.Spool.MaxBytes, 1<<30)
 	setDefault(&p.Spool.SegmentBytes, 64<<20)
@@ -201,6 +202,15 @@ func (c *Config) Validate() error {
 		bad("proxy.spool.fsync", "unknown policy %q (one of: %s, %s, %s)", c.Proxy.Spool.Fsync, FsyncInterval, FsyncAlways, FsyncNever)
 	}
 	checkPositive("proxy.spool.fsync_interval", int64(c.Proxy.Spool.FsyncInterval))
+	if c.Proxy.Retries < 0 || c.Proxy.Retries > 5 {
+		bad("proxy.retries", "must be between 0 and 5")
+	}
+	if c.Proxy.Stats.URL != "" {
+		if u, err := url.Parse(c.Proxy.Stats.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("proxy.stats.url", "%q is not an http(s) URL", c.Proxy.Stats.URL)
+		}
+	}
+	checkPositive("proxy.stats.interval", int64(c.Proxy.Stats.Interval))
 	if c.Proxy.StreamKeepAlive < 0 {
 		bad("proxy.stream_keepalive", "must not be negative")
 	}

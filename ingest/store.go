@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -46,7 +47,7 @@ const insertRequests = `INSERT INTO requests (
 	prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, usage_estimated,
 	cost_nusd, cache_hit,
 	attempts.provider, attempts.model, attempts.status_code, attempts.latency_ms, attempts.error_type,
-	routing_strategy, routing_reason, body_truncated, bodies_omitted,
+	routing_strategy, routing_reason, routing_candidates, body_truncated, bodies_omitted,
 	kafka_topic, kafka_partition, kafka_offset)`
 
 // Insert stores records that did not come from Kafka.
@@ -110,7 +111,7 @@ func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) erro
 			clampU32(r.Usage.CacheWriteTokens), clampU32(r.Usage.ReasoningTokens), boolU8(r.Usage.Estimated),
 			r.CostNUSD, boolU8(r.CacheHit),
 			aProvider, aModel, aStatus, aLatency, aError,
-			r.Routing.Strategy, r.Routing.Reason, boolU8(r.BodyTruncated), boolU8(r.BodiesOmitted),
+			r.Routing.Strategy, r.Routing.Reason, candidatesJSON(r.Routing.Candidates), boolU8(r.BodyTruncated), boolU8(r.BodiesOmitted),
 			it.Topic, int32(it.Partition), it.Offset,
 		)
 		if err != nil {
@@ -250,6 +251,18 @@ func sortedMetadata(m map[string]string) (keys, values []string) {
 		values[i] = m[k]
 	}
 	return keys, values
+}
+
+// candidatesJSON is routing.candidates as stored: its JSON array.
+func candidatesJSON(c []record.RoutingCandidate) string {
+	if len(c) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "[]"
+	}
+	return string(b)
 }
 
 func boolU8(b bool) uint8 {

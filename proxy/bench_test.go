@@ -49,7 +49,7 @@ func benchServer(b *testing.B, body string, contentType string) http.Handler {
 	up := upstreamFunc(func(ctx context.Context, path string, b []byte, stream bool) (*http.Response, error) {
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {contentType}}, Body: io.NopCloser(strings.NewReader(body))}, nil
 	})
-	srv := New(Options{Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models), Upstreams: map[string]provider.Adapter{"up": up}, Sink: discardSink{},
+	srv := New(Options{Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models, cfg.Providers, route.Options{}), Upstreams: map[string]provider.Adapter{"up": up}, Sink: discardSink{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return srv.Handler()
 }

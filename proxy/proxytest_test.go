@@ -105,7 +105,7 @@ func startProxy(t *testing.T, setup testSetup) *testProxy {
 	}
 	sink := newRecordSink()
 	srv := New(Options{
-		Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models), Upstreams: ups, Providers: cfg.Providers, Sink: sink,
+		Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models, cfg.Providers, route.Options{}), Upstreams: ups, Providers: cfg.Providers, Sink: sink,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	ts := httptest.NewServer(srv.Handler())

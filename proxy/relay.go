@@ -54,34 +54,48 @@ func (s *Server) serveKind(c *gin.Context, k *kind) {
 		ex.fail(perr)
 		return
 	}
-	plan, ok := s.router.Route(req.Model)
-	if !ok {
-		ex.fail(&apiError{class: errModelNotFound, param: "model", message: "model " + strconv.Quote(req.Model) + " does not exist (GET /v1/models lists the models served)"})
+	rreq := route.Request{
+		Model: req.Model, Models: req.Models, Endpoint: k.capability, Stream: req.Stream,
+		NeedsTools: req.needsTools, NeedsJSON: req.needsJSON, NeedsVision: req.needsVision,
+	}
+	if err := route.ParsePreferences(req.Provider, &rreq); err != nil {
+		e := &apiError{class: errInvalidRequest, param: "provider", message: "provider preferences: " + err.Error()}
+		var fe *route.FieldError
+		if errors.As(err, &fe) {
+			e.param = "provider." + fe.Field
+		}
+		ex.fail(e)
 		return
 	}
-	rec.Routing = record.Routing{Strategy: plan.Strategy, Reason: plan.Reason}
-
+	plans, err := s.router.Plan(&rreq)
+	if err != nil {
+		ex.fail(&apiError{class: errModelNotFound, param: "model", message: err.Error() + " (GET /v1/models lists the models served)"})
+		return
+	}
 	base, err := upstreamBase(body, &req)
 	if err != nil {
 		ex.fail(&apiError{class: errInvalidJSON, message: "request body is not a JSON object"})
 		return
 	}
+	for _, p := range plans {
+		ex.notePlan(p)
+	}
 	var last *apiError
-	for _, cand := range plan.Candidates {
-		upBody, err := withModel(base, req.Model, cand.Model)
-		if err != nil {
-			ex.fail(&apiError{class: errInternal, message: "rewriting the request: " + err.Error()})
+	for round := 0; ; round++ {
+		var served, retriable bool
+		served, last, retriable = ex.tryPlans(k, &req, plans, base)
+		if served {
 			return
 		}
-		e, fallback := ex.try(k, cand, upBody, req.Stream)
-		if e == nil {
-			if len(rec.Attempts) > 1 {
-				rec.Routing.Reason = plan.Reason + "; served by " + cand.Provider + " after " + strconv.Itoa(len(rec.Attempts)-1) + " failed attempt(s)"
-			}
-			return
+		if !retriable || round >= s.cfg.Retries || ex.committed || ex.clientGone() {
+			break
 		}
-		last = e
-		if !fallback || ex.committed || ex.clientGone() {
+		// Every deployment failed in a way that may pass: wait a jittered,
+		// growing moment and plan again (health has changed meanwhile).
+		if !sleepCtx(ex.c.Request.Context(), s.router.Backoff(round)) {
+			break
+		}
+		if plans, err = s.router.Plan(&rreq); err != nil {
 			break
 		}
 	}
@@ -89,9 +103,121 @@ func (s *Server) serveKind(c *gin.Context, k *kind) {
 		last = &apiError{class: errCanceled, message: "client disconnected"}
 	}
 	if last == nil {
-		last = &apiError{class: errNoProvider, message: "no deployment can serve model " + strconv.Quote(req.Model)}
+		last = noProvider(plans)
 	}
 	ex.fail(last)
+}
+
+// tryPlans tries each plan's candidates in order until one serves the
+// client. It returns whether one did, the last error, and whether every
+// failure was one that a later retry might not meet.
+func (ex *exchange) tryPlans(k *kind, req *request, plans []*route.Plan, base []byte) (served bool, last *apiError, retriable bool) {
+	rec := ex.rec
+	retriable = true
+	tried := 0
+	for _, plan := range plans {
+		for _, cand := range plan.Candidates {
+			upBody, err := withModel(base, req.Model, cand.Model)
+			if err != nil {
+				return false, &apiError{class: errInternal, message: "rewriting the request: " + err.Error()}, false
+			}
+			tried++
+			e, fallback := ex.try(k, cand, upBody, req.Stream)
+			if e == nil {
+				rec.Routing.Strategy = plan.Strategy
+				rec.Routing.Reason = plan.Reason
+				if n := len(rec.Attempts); n > 1 {
+					rec.Routing.Reason += "; served by " + cand.Provider + " after " + strconv.Itoa(n-1) + " failed attempt(s)"
+				}
+				if plan.Model != req.Model {
+					rec.Routing.Reason += "; fell back to model " + plan.Model
+				}
+				return true, nil, false
+			}
+			last = e
+			if !fallback {
+				retriable = false
+			}
+			if !fallback || ex.committed || ex.clientGone() {
+				return false, last, false
+			}
+		}
+	}
+	if tried == 0 {
+		return false, noProvider(plans), false
+	}
+	return false, last, retriable
+}
+
+// notePlan records a plan's candidates, with their scores, and its skips.
+func (ex *exchange) notePlan(plan *route.Plan) {
+	rec := ex.rec
+	if rec.Routing.Strategy == "" {
+		rec.Routing.Strategy, rec.Routing.Reason = plan.Strategy, plan.Reason
+	}
+	for _, c := range plan.Candidates {
+		rec.Routing.Candidates = append(rec.Routing.Candidates, record.RoutingCandidate{
+			Provider: c.Provider, Model: c.Model, Score: c.Score, Why: c.Why, PublicModel: plan.Model})
+	}
+	for _, sk := range plan.Skipped {
+		rec.Routing.Candidates = append(rec.Routing.Candidates, record.RoutingCandidate{
+			Provider: sk.Provider, Model: sk.Model, Skipped: sk.Reason, PublicModel: plan.Model})
+	}
+}
+
+// noProvider is the error when no deployment of any requested model could
+// be tried: each was filtered out or is resting.
+func noProvider(plans []*route.Plan) *apiError {
+	e := &apiError{class: errNoProvider, message: "no deployment can serve this request"}
+	var reasons []string
+	var retry time.Duration
+	for _, p := range plans {
+		reasons = append(reasons, p.Explain())
+		if p.RetryAfter > 0 && (retry == 0 || p.RetryAfter < retry) {
+			retry = p.RetryAfter
+		}
+	}
+	if len(reasons) > 0 {
+		e.message += ": " + strings.Join(reasons, "; ")
+	}
+	if retry > 0 {
+		e.retryAfter = strconv.Itoa(int((retry + time.Second - 1) / time.Second))
+	}
+	return e
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// outcome tells the router how an attempt went: only the provider's own
+// failures count against its health; a 429 cools it down.
+func (ex *exchange) outcome(e *apiError, latency time.Duration, start time.Time, stream bool) route.Outcome {
+	o := route.Outcome{Success: e == nil, Latency: latency, Stream: stream}
+	if e == nil {
+		o.CompletionTokens = ex.rec.Usage.CompletionTokens
+		if !ex.firstByte.IsZero() {
+			o.TTFT = ex.firstByte.Sub(start)
+		}
+		return o
+	}
+	switch e.class {
+	case errRateLimited:
+		o.RateLimited = true
+		if secs, err := strconv.Atoi(e.retryAfter); err == nil && secs > 0 {
+			o.RetryAfter = time.Duration(secs) * time.Second
+		}
+	case errUpstream, errUpstreamMalformed, errTimeout, errOverloaded, errProviderAuth:
+		o.Retriable = true
+	}
+	return o
 }
 
 // upstreamBase strips the router-only members and, for streams, asks the
@@ -142,14 +268,16 @@ func (ex *exchange) try(k *kind, cand route.Candidate, body []byte, stream bool)
 	ctx, cancel := context.WithTimeout(ex.c.Request.Context(), s.cfg.TotalTimeout)
 	defer cancel()
 
+	health := s.router.Begin(cand.Provider, cand.Model)
 	attemptStart := time.Now()
 	resp, err := up.Send(ctx, &provider.Request{Path: k.path, Body: body, Stream: stream, APIKey: ex.clientProviderKey(cand.Provider)})
 	headersAt := time.Now()
 	ex.waited += headersAt.Sub(attemptStart)
 	attempt := record.Attempt{Provider: cand.Provider, Model: cand.Model}
 	done := func(e *apiError, status int) {
+		latency := time.Since(attemptStart)
 		attempt.StatusCode = status
-		attempt.LatencyMs = time.Since(attemptStart).Milliseconds()
+		attempt.LatencyMs = latency.Milliseconds()
 		result := "ok"
 		if e != nil {
 			attempt.ErrorType = e.class.errorType
@@ -157,6 +285,7 @@ func (ex *exchange) try(k *kind, cand route.Candidate, body []byte, stream bool)
 		}
 		ex.rec.Attempts = append(ex.rec.Attempts, attempt)
 		s.metrics.attempts.WithLabelValues(cand.Provider, result).Inc()
+		health.End(ex.outcome(e, latency, attemptStart, stream))
 	}
 	if err != nil {
 		e := ex.transportError(cand.Provider, err)

@@ -50,9 +50,6 @@ type Server struct {
 	metrics   *Metrics
 	engine    *gin.Engine
 	bufs      sync.Pool
-
-	modelsOnce sync.Once
-	models     []byte
 }
 
 // New builds the server and its routes.
@@ -89,6 +86,8 @@ func New(o Options) *Server {
 	v1.POST("/embeddings", s.serve(kindEmbeddings))
 	v1.POST("/rerank", s.serve(kindRerank))
 	v1.GET("/models", s.listModels)
+	v1.GET("/models/*model", s.modelOrEndpoints) // model ids may hold slashes
+	v1.GET("/route/explain", s.explainRoute)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, nil, &apiError{class: errNotFound, message: "no route for " + c.Request.Method + " " + c.Request.URL.Path})
 	})

@@ -17,8 +17,9 @@ import (
 // kind is one family of OpenAI-compatible endpoints: what its requests
 // must hold and what a valid response has.
 type kind struct {
-	endpoint string // the client's path, as recorded
-	path     string // the provider path (provider.Path...)
+	endpoint   string // the client's path, as recorded
+	capability string // the routing name: chat, completions, embeddings, rerank
+	path       string // the provider path (provider.Path...)
 	// required is the request member the endpoint cannot do without.
 	required string
 	// result is the array member every valid response has.
@@ -28,10 +29,10 @@ type kind struct {
 }
 
 var (
-	kindChat        = &kind{endpoint: "/v1/chat/completions", path: provider.PathChat, required: "messages", result: "choices", streams: true}
-	kindCompletions = &kind{endpoint: "/v1/completions", path: provider.PathCompletions, required: "prompt", result: "choices", streams: true}
-	kindEmbeddings  = &kind{endpoint: "/v1/embeddings", path: provider.PathEmbeddings, required: "input", result: "data"}
-	kindRerank      = &kind{endpoint: "/v1/rerank", path: provider.PathRerank, required: "query", result: "results"}
+	kindChat        = &kind{endpoint: "/v1/chat/completions", capability: "chat", path: provider.PathChat, required: "messages", result: "choices", streams: true}
+	kindCompletions = &kind{endpoint: "/v1/completions", capability: "completions", path: provider.PathCompletions, required: "prompt", result: "choices", streams: true}
+	kindEmbeddings  = &kind{endpoint: "/v1/embeddings", capability: "embeddings", path: provider.PathEmbeddings, required: "input", result: "data"}
+	kindRerank      = &kind{endpoint: "/v1/rerank", capability: "rerank", path: provider.PathRerank, required: "query", result: "results"}
 )
 
 // request holds the few fields of a request the proxy acts on; the body

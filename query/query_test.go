@@ -116,9 +116,12 @@ func sample(ms int64, n int) *record.Record {
 		Usage:          record.Usage{PromptTokens: 100, CompletionTokens: int64(10 + n), CachedTokens: 50, ReasoningTokens: 3},
 		CostNUSD:       int64(1_000_000 + n),
 		Attempts:       []record.Attempt{{Provider: "openai", Model: "gpt-4o-2024", StatusCode: 200, LatencyMs: 240}},
-		Routing:        record.Routing{Strategy: "ordered", Reason: "configured order"},
-		RequestBody:    `{"model":"gpt-4o","messages":[]}`,
-		ResponseBody:   fmt.Sprintf(`{"n":%d}`, n),
+		Routing: record.Routing{Strategy: "ordered", Reason: "configured order", Candidates: []record.RoutingCandidate{
+			{PublicModel: "gpt-4o", Provider: "openai", Model: "gpt-4o-2024", Score: 1, Why: "config order"},
+			{PublicModel: "gpt-4o", Provider: "azure", Model: "gpt-4o", Skipped: "circuit open"},
+		}},
+		RequestBody:  `{"model":"gpt-4o","messages":[]}`,
+		ResponseBody: fmt.Sprintf(`{"n":%d}`, n),
 	}
 }
 

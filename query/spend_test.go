@@ -340,6 +340,11 @@ func TestRollupBackfill(t *testing.T) {
 	if _, err := upTo(2).Up(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
+	// Today's store writes columns added after 0003 (routing_candidates,
+	// 0009); add them ahead so that it can write the old-schema rows.
+	if err := conn.Exec(ctx, "ALTER TABLE requests ADD COLUMN routing_candidates String DEFAULT '[]'"); err != nil {
+		t.Fatal(err)
+	}
 	a := startTwinAPI(t, conn)
 	day := time.Now().UTC().Truncate(24 * time.Hour)
 	recs := variedRecords(day, 200)

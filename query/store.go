@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -20,7 +21,7 @@ const recordColumns = `schema_version, request_id, trace_id, span_id, parent_spa
 	prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, usage_estimated,
 	cost_nusd, cache_hit,
 	attempts.provider, attempts.model, attempts.status_code, attempts.latency_ms, attempts.error_type,
-	routing_strategy, routing_reason, body_truncated, bodies_omitted`
+	routing_strategy, routing_reason, routing_candidates, body_truncated, bodies_omitted`
 
 func scanRecord(rows driver.Rows) (*record.Record, error) {
 	var (
@@ -34,6 +35,7 @@ func scanRecord(rows driver.Rows) (*record.Record, error) {
 		aProvider, aModel, aError                         []string
 		aStatus                                           []uint16
 		aLatency                                          []uint32
+		candidates                                        string
 	)
 	err := rows.Scan(
 		&schemaVersion, &r.RequestID, &r.TraceID, &r.SpanID, &r.ParentSpanID, &r.SessionID,
@@ -44,7 +46,7 @@ func scanRecord(rows driver.Rows) (*record.Record, error) {
 		&prompt, &completion, &cached, &cacheWrite, &reasoning, &estimated,
 		&r.CostNUSD, &cacheHit,
 		&aProvider, &aModel, &aStatus, &aLatency, &aError,
-		&r.Routing.Strategy, &r.Routing.Reason, &truncated, &omitted,
+		&r.Routing.Strategy, &r.Routing.Reason, &candidates, &truncated, &omitted,
 	)
 	if err != nil {
 		return nil, err
@@ -60,6 +62,10 @@ func scanRecord(rows driver.Rows) (*record.Record, error) {
 	}
 	if r.Tags == nil {
 		r.Tags = []string{}
+	}
+	r.Routing.Candidates = []record.RoutingCandidate{}
+	if candidates != "" && candidates != "[]" {
+		_ = json.Unmarshal([]byte(candidates), &r.Routing.Candidates)
 	}
 	r.Metadata = make(map[string]string, len(metaKeys))
 	for i, k := range metaKeys {

@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/switchyard/switchyard/internal/jsonx"
 )
@@ -141,6 +142,8 @@ func decodeRecord(data []byte) (*Record, error) {
 					return d.str("routing.strategy", v, &r.Routing.Strategy)
 				case "reason":
 					return d.str("routing.reason", v, &r.Routing.Reason)
+				case "candidates":
+					return d.candidates(v, &r.Routing.Candidates)
 				}
 				return true
 			})
@@ -258,4 +261,41 @@ func (d *decoder) attempts(raw []byte, dst *[]Attempt) bool {
 		*dst = append(*dst, a)
 		return ok
 	})
+}
+
+func (d *decoder) candidates(raw []byte, dst *[]RoutingCandidate) bool {
+	return d.array("routing.candidates", raw, func(v []byte) bool {
+		var c RoutingCandidate
+		ok := d.object("routing.candidates[]", v, func(key string, f []byte) bool {
+			switch key {
+			case "public_model":
+				return d.str("routing.candidates[].public_model", f, &c.PublicModel)
+			case "provider":
+				return d.str("routing.candidates[].provider", f, &c.Provider)
+			case "model":
+				return d.str("routing.candidates[].model", f, &c.Model)
+			case "score":
+				return d.float("routing.candidates[].score", f, &c.Score)
+			case "why":
+				return d.str("routing.candidates[].why", f, &c.Why)
+			case "skipped":
+				return d.str("routing.candidates[].skipped", f, &c.Skipped)
+			}
+			return true
+		})
+		*dst = append(*dst, c)
+		return ok
+	})
+}
+
+func (d *decoder) float(field string, raw []byte, dst *float64) bool {
+	if jsonx.IsNull(raw) {
+		return true
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return d.fail(field, errFieldType)
+	}
+	*dst = f
+	return true
 }

@@ -95,4 +95,20 @@ type Attempt struct {
 type Routing struct {
 	Strategy string `json:"strategy"`
 	Reason   string `json:"reason"`
+	// Candidates are the deployments the router considered, in the order
+	// it planned them, then those it skipped.
+	Candidates []RoutingCandidate `json:"candidates"`
+}
+
+// RoutingCandidate is one deployment the router considered.
+type RoutingCandidate struct {
+	// PublicModel is the model name planned (one of the request's models).
+	PublicModel string `json:"public_model"`
+	Provider    string `json:"provider"`
+	Model       string `json:"model"`
+	// Score is the strategy's figure for it; Why says what it is.
+	Score float64 `json:"score"`
+	Why   string  `json:"why"`
+	// Skipped is why it was left out, "" when it was a candidate.
+	Skipped string `json:"skipped"`
 }

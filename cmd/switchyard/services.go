@@ -69,6 +69,7 @@ type proxyApp struct {
 	writer    *kafka.Writer
 	spool     *spool.Spool
 	transport *http.Transport
+	router    *route.Router
 	log       *slog.Logger
 }
 
@@ -114,10 +115,11 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 	})
 	reg := newRegistry()
 	proxy.RegisterPublisher(reg, publisher)
+	router := route.New(cfg.Models, cfg.Providers, route.Options{})
 	srv := proxy.New(proxy.Options{
 		Config:         &cfg.Proxy,
 		Keys:           ks,
-		Router:         route.New(cfg.Models),
+		Router:         router,
 		Upstreams:      upstreams,
 		Providers:      cfg.Providers,
 		Sink:           publisher,
@@ -130,13 +132,24 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 		sp.Close()
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	return &proxyApp{cfg: cfg, http: srv.HTTPServer(cfg.Proxy.Listen), ln: ln, publisher: publisher, writer: writer, spool: sp, transport: transport, log: log}, nil
+	return &proxyApp{cfg: cfg, http: srv.HTTPServer(cfg.Proxy.Listen), ln: ln, publisher: publisher, writer: writer, spool: sp,
+		transport: transport, router: router, log: log}, nil
 }
 
 // run serves until ctx ends; then it finishes in-flight requests and
 // drains every queued record to Kafka before returning.
 func (a *proxyApp) run(ctx context.Context) error {
 	go a.publisher.Run()
+	pollDone := make(chan struct{})
+	pollCtx, stopPolling := context.WithCancel(context.Background())
+	if st := a.cfg.Proxy.Stats; st.URL != "" {
+		poller := &route.Poller{URL: st.URL, Key: st.Key, Interval: st.Interval, Client: &http.Client{Timeout: 5 * time.Second},
+			Router: a.router, Log: a.log.With("component", "stats-poller")}
+		go func() { defer close(pollDone); poller.Run(pollCtx) }()
+	} else {
+		close(pollDone)
+	}
+	defer func() { stopPolling(); <-pollDone }()
 	a.log.Info("proxy listening", "addr", a.ln.Addr().String())
 	err := serve(ctx, a.http, a.ln, a.cfg.Proxy.ShutdownTimeout)
 	if errors.Is(err, http.ErrServerClosed) {
