@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -30,9 +31,17 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 const benchRequest = `{"model":"gpt-4o-mini","temperature":0.7,"messages":[{"role":"system","content":"You are a helpful assistant that answers briefly."},{"role":"user","content":"What is the capital of France, and why is it famous?"}]`
 
 func benchmarkServe(b *testing.B, body string) {
+	benchmarkPath(b, "/bench/v1/chat/completions", body)
+}
+
+// benchmarkPath serves body to path, with headers, over and over.
+func benchmarkPath(b *testing.B, path, body string, headers ...string) {
 	s := New([]config.MockProvider{{Name: "bench", CompletionTokens: 32}})
 	reader := bytes.NewReader([]byte(body))
-	req := httptest.NewRequest(http.MethodPost, "/bench/v1/chat/completions", reader)
+	req := httptest.NewRequest(http.MethodPost, path, reader)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	req.ContentLength = int64(len(body))
 	w := &discardWriter{header: http.Header{}}
 	b.ReportAllocs()
@@ -46,6 +55,9 @@ func benchmarkServe(b *testing.B, body string) {
 	}
 	if w.written == 0 {
 		b.Fatal("nothing written")
+	}
+	if status := w.header.Get("Content-Type"); status == "" {
+		b.Fatal("no Content-Type")
 	}
 }
 
@@ -103,6 +115,64 @@ func BenchmarkPromptTokens(b *testing.B) {
 		if err := parseChatRequest(body, &req); err != nil {
 			b.Fatal(err)
 		}
-		promptTokens(req.Messages)
+		promptTokens(req.Messages, req.toolTokens())
 	}
+}
+
+// BenchmarkChatToolCalls is a request with two tools that the model calls,
+// arguments generated from their schemas.
+func BenchmarkChatToolCalls(b *testing.B) {
+	for _, stream := range []string{"", `,"stream":true`} {
+		b.Run("stream="+strconv.FormatBool(stream != ""), func(b *testing.B) {
+			benchmarkServe(b, toolsBody(`"required"`, `{"role":"user","content":"What is the weather in Paris?"}`, stream))
+		})
+	}
+}
+
+// BenchmarkChatJSONSchema is a structured output from a Pydantic-style
+// schema.
+func BenchmarkChatJSONSchema(b *testing.B) {
+	benchmarkServe(b, `{"model":"gpt-4o","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":`+schemaCases["pydantic"]+`}},"messages":[{"role":"user","content":"Solve 8x + 7 = -23"}]}`)
+}
+
+func BenchmarkTextCompletion(b *testing.B) {
+	benchmarkPath(b, "/bench/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":"Write a tagline for an ice cream shop.","max_tokens":32}`)
+}
+
+// BenchmarkEmbeddings is one input of text-embedding-3-small (1,536
+// dimensions), as floats and as base64.
+func BenchmarkEmbeddings(b *testing.B) {
+	for _, format := range []string{"float", "base64"} {
+		b.Run(format, func(b *testing.B) {
+			benchmarkPath(b, "/bench/v1/embeddings", `{"model":"text-embedding-3-small","input":"The food was delicious and the waiter was friendly.","encoding_format":"`+format+`"}`)
+		})
+	}
+}
+
+func BenchmarkRerank(b *testing.B) {
+	benchmarkPath(b, "/bench/v1/rerank", `{"model":"rerank-v3.5","query":"What is the capital of France?","documents":["Paris is the capital of France.","Berlin is the capital of Germany.","The Eiffel Tower is in Paris.","France is in Europe."],"top_n":2}`)
+}
+
+// BenchmarkAnthropicMessages is benchRequest in Anthropic's format, plain
+// and streamed, with a cached system prompt for the plain one.
+func BenchmarkAnthropicMessages(b *testing.B) {
+	body := `{"model":"claude-sonnet-4-5","max_tokens":1024,"system":"You are a helpful assistant that answers briefly.","messages":[{"role":"user","content":"What is the capital of France, and why is it famous?"}]`
+	b.Run("plain", func(b *testing.B) { benchmarkPath(b, "/bench/v1/messages", body+`}`, anthropicHeaders...) })
+	b.Run("stream", func(b *testing.B) {
+		benchmarkPath(b, "/bench/v1/messages", body+`,"stream":true}`, anthropicHeaders...)
+	})
+	cached := `{"model":"claude-sonnet-4-5","max_tokens":1024,"system":[{"type":"text","text":"` + strings.Repeat("abcd", 1100) + `","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"What is the capital of France?"}]}`
+	b.Run("cached", func(b *testing.B) { benchmarkPath(b, "/bench/v1/messages", cached, anthropicHeaders...) })
+}
+
+// BenchmarkGeminiGenerateContent is benchRequest in Gemini's format, plain
+// and streamed as server-sent events.
+func BenchmarkGeminiGenerateContent(b *testing.B) {
+	body := `{"systemInstruction":{"parts":[{"text":"You are a helpful assistant that answers briefly."}]},"contents":[{"role":"user","parts":[{"text":"What is the capital of France, and why is it famous?"}]}]}`
+	b.Run("plain", func(b *testing.B) {
+		benchmarkPath(b, "/bench/v1beta/models/gemini-2.5-flash:generateContent", body)
+	})
+	b.Run("stream", func(b *testing.B) {
+		benchmarkPath(b, "/bench/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", body)
+	})
 }

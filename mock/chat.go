@@ -1,37 +1,17 @@
 package mock
 
 import (
-	"context"
-	"crypto/subtle"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/switchyard/switchyard/config"
 )
 
-// Per-request override headers. Each replaces the provider's configured
-// behaviour for one request.
-const (
-	HeaderStatus           = "X-Mock-Status"
-	HeaderLatencyMs        = "X-Mock-Latency-Ms"
-	HeaderCompletionTokens = "X-Mock-Completion-Tokens"
-	HeaderTokensPerSecond  = "X-Mock-Tokens-Per-Second"
-	HeaderCutAfter         = "X-Mock-Cut-After"
-	HeaderMalformed        = "X-Mock-Malformed"
-)
-
-// maxCompletionTokens bounds X-Mock-Completion-Tokens (about 6 MB of text).
-const maxCompletionTokens = 1 << 20
-
-// completion is everything a response needs, settled before it is written.
+// completion is everything a chat completion response needs, settled
+// before it is written.
 type completion struct {
 	model        string
 	created      int64
 	fingerprint  string
-	finishReason string
 	usage        usage
 	includeUsage bool
 	// tokensPerSecond paces stream chunks; 0 sends them back to back.
@@ -40,238 +20,279 @@ type completion struct {
 	// content chunks for a stream, after this many body bytes otherwise.
 	cutAfter  int
 	malformed bool
-}
-
-// behaviour is a provider's configuration with a request's overrides applied.
-type behaviour struct {
-	status           int // forced status; 0 draws from the provider's rates
-	latency          time.Duration
-	completionTokens int
-	tokensPerSecond  float64
-	cutAfter         int
-	malformed        bool
+	// n is the number of choices; they all carry the same reply.
+	n int
+	// logprobs asks for log probabilities, with topLogprobs alternatives.
+	logprobs    bool
+	topLogprobs int
+	ans         answer
+	ids         callIDs
 }
 
 func (s *Server) chatCompletion(w http.ResponseWriter, r *http.Request, p *provider) {
-	stats := p.stats
-	stats.requests.Add(1)
-	if !authorized(w, r, p) {
+	x, ok := begin(w, r, p, dialectOpenAI)
+	if !ok {
 		return
 	}
-	bp := getBuffer()
-	defer putBuffer(bp)
-	body, aerr := readBody(r, (*bp)[:0])
-	*bp = body
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
+	defer x.release()
 	var req chatRequest
-	if aerr := parseChatRequest(body, &req); aerr != nil {
-		writeError(w, aerr)
+	if aerr := parseChatRequest(x.body, &req); aerr != nil {
+		x.fail(w, aerr)
 		return
 	}
-	b, aerr := requestBehaviour(r.Header, &p.cfg)
-	if aerr != nil {
-		writeError(w, aerr)
+	if !x.behave(w, r) {
 		return
 	}
-
-	status := b.status
-	if status == 0 {
-		status = drawStatus(&p.cfg)
+	// Scratch space for a JSON reply or a stop-sequence search.
+	var scratch *[]byte
+	if req.ResponseFormat != nil || len(req.Stop) > 0 {
+		scratch = getBuffer()
+		defer putBuffer(scratch)
 	}
-	if status >= 400 {
-		switch {
-		case status == http.StatusTooManyRequests:
-			stats.rateLimited.Add(1)
-		case status >= 500:
-			stats.errors.Add(1)
-		}
-		// A server error comes after the provider has spent its time on the
-		// request; a 4xx (a rate limiter, say) turns it away at the door.
-		if status >= 500 && !wait(r.Context(), b.latency) {
-			stats.canceled.Add(1)
-			return
-		}
-		writeError(w, statusError(status))
-		return
-	}
-
 	c := completion{
 		model:           req.Model,
 		created:         time.Now().Unix(),
 		fingerprint:     p.fingerprint,
-		finishReason:    "stop",
 		includeUsage:    req.includeUsage(),
-		tokensPerSecond: b.tokensPerSecond,
-		cutAfter:        b.cutAfter,
-		malformed:       b.malformed,
+		tokensPerSecond: x.b.tokensPerSecond,
+		cutAfter:        x.b.cutAfter,
+		malformed:       x.b.malformed,
+		n:               1,
+		logprobs:        req.Logprobs != nil && *req.Logprobs,
 	}
-	c.usage.promptTokens, c.usage.cachedTokens = promptTokens(req.Messages)
-	c.usage.completionTokens = b.completionTokens
-	if limit := req.limit(); limit >= 0 && int64(c.usage.completionTokens) > limit {
-		c.usage.completionTokens = int(limit)
-		c.finishReason = "length"
+	if req.N != nil {
+		c.n = int(*req.N)
 	}
+	if req.TopLogprobs != nil {
+		c.topLogprobs = int(*req.TopLogprobs)
+	}
+	if aerr := req.reply(&c.ans, x.b.completionTokens, scratch); aerr != nil {
+		x.fail(w, aerr)
+		return
+	}
+	if len(c.ans.calls) > 0 {
+		c.ids = newCallIDs()
+	}
+	c.usage.promptTokens, c.usage.cachedTokens = promptTokens(req.Messages, req.toolTokens())
+	c.usage.completionTokens = c.n * c.ans.outputTokens()
+	c.usage.reasoningTokens = c.n * c.ans.reasoning
 
-	if !wait(r.Context(), b.latency) {
-		stats.canceled.Add(1)
+	if !x.admit(w, r) {
 		return
 	}
 	if req.Stream {
-		stats.streams.Add(1)
+		p.stats.streams.Add(1)
 		if !writeStream(w, r, &c) {
-			stats.canceled.Add(1)
+			p.stats.canceled.Add(1)
 		}
 		return
 	}
-	writeCompletion(w, &c, bp)
+	// The body is no longer needed (nothing in c points into it): its
+	// buffer takes the response.
+	b := appendCompletion((*x.buf)[:0], &c)
+	*x.buf = b
+	writeBody(w, headerJSON, b, &x.b)
 }
 
-// writeCompletion answers a non-streaming request, reusing buf.
-func writeCompletion(w http.ResponseWriter, c *completion, buf *[]byte) {
-	b := appendCompletion((*buf)[:0], c)
-	*buf = b
-	h := w.Header()
-	h["Content-Type"] = headerJSON
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
-	switch {
-	case c.cutAfter >= 0:
-		// Promise the whole body, send part of it, and drop the connection.
-		_, _ = w.Write(b[:min(c.cutAfter, len(b)-1)])
-		abort(w)
-	case c.malformed:
-		// A body cut in half: a 200 that no JSON parser accepts.
-		b = b[:len(b)/2]
-		h["Content-Length"] = []string{strconv.Itoa(len(b))}
-		_, _ = w.Write(b)
-	default:
-		_, _ = w.Write(b)
+// reply settles what the model answers to req, planned at words tokens:
+// tool calls (see pickTools), JSON for response_format, or words; then
+// reasoning for reasoning models and the token limit. The JSON text is
+// written into scratch, which is needed (not nil) only with a
+// response_format or stop sequences.
+func (req *chatRequest) reply(a *answer, words int, scratch *[]byte) *apiError {
+	specs := req.toolSpecs()
+	if picks := pickTools(specs, req.toolChoice(), req.userAsksToCall()); len(picks) > 0 {
+		calls, i, err := makeCalls(specs, picks)
+		if err != nil {
+			param := "tools[" + strconv.Itoa(req.toolIndex(i)) + "].function.parameters"
+			return badRequest(param, "invalid_function_parameters", "Invalid schema for function '"+specs[i].name+"': "+err.Error()+".")
+		}
+		a.setCalls(calls)
+	} else if rf := req.ResponseFormat; rf != nil && rf.Type == "json_schema" {
+		doc, err := generateFromSchema(rf.JSONSchema.Schema)
+		if err != nil {
+			return badRequest("response_format", "invalid_value", "Invalid schema for response_format '"+*rf.JSONSchema.Name+"': "+err.Error()+".")
+		}
+		a.setText(doc)
+	} else if rf != nil && rf.Type == "json_object" {
+		*scratch = appendJSONObjectReply((*scratch)[:0], words)
+		a.setText(*scratch)
+	} else if scratch != nil {
+		*scratch = a.setWords(words, req.Stop, (*scratch)[:0])
+	} else {
+		a.setWords(words, nil, nil)
 	}
+	if isReasoningModel(req.Model) {
+		a.think(-1)
+	}
+	a.limit(req.limit())
+	return nil
 }
 
-// abort drops the connection after flushing what was written. net/http
-// closes the connection (HTTP/1) or resets the stream (HTTP/2) without
-// ending the body properly, so the client sees an unexpected EOF. It panics
-// with http.ErrAbortHandler, which net/http recovers without logging.
-func abort(w http.ResponseWriter) {
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
+// appendJSONObjectReply appends the reply of JSON mode without a schema:
+// {"answer":"<the words>"}.
+func appendJSONObjectReply(b []byte, words int) []byte {
+	b = append(b, `{"answer":"`...)
+	for i := range words {
+		b = append(b, wordToken(i)...)
 	}
-	panic(http.ErrAbortHandler)
+	return append(b, `"}`...)
 }
 
-func authorized(w http.ResponseWriter, r *http.Request, p *provider) bool {
-	if p.cfg.APIKey == "" {
-		return true
+// toolSpecs lists the function tools; custom tools are never called.
+func (req *chatRequest) toolSpecs() []toolSpec {
+	if len(req.Tools) == 0 {
+		return nil
 	}
-	auth := r.Header.Get("Authorization")
-	scheme, token, _ := strings.Cut(auth, " ")
-	if auth == "" || !strings.EqualFold(scheme, "Bearer") {
-		writeError(w, &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key", message: msgNoKey})
+	specs := make([]toolSpec, 0, len(req.Tools))
+	for _, t := range req.Tools {
+		if t.Type == toolTypeFunction && t.Function != nil && t.Function.Name != nil {
+			specs = append(specs, toolSpec{name: *t.Function.Name, schema: t.Function.Parameters})
+		}
+	}
+	return specs
+}
+
+// toolIndex maps an index of toolSpecs back to one of tools.
+func (req *chatRequest) toolIndex(spec int) int {
+	n := -1
+	for i, t := range req.Tools {
+		if t.Type == toolTypeFunction && t.Function != nil && t.Function.Name != nil {
+			n++
+		}
+		if n == spec {
+			return i
+		}
+	}
+	return spec
+}
+
+func (req *chatRequest) toolChoice() *toolChoice {
+	c := &toolChoice{}
+	if req.ToolChoice != nil {
+		*c = req.ToolChoice.choice
+	}
+	c.single = req.ParallelToolCalls != nil && !*req.ParallelToolCalls
+	return c
+}
+
+// userAsksToCall is the rule for tool_choice "auto": the last message is
+// the user's and mentions "call".
+func (req *chatRequest) userAsksToCall() bool {
+	if len(req.Messages) == 0 {
 		return false
 	}
-	if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(p.cfg.APIKey)) != 1 {
-		writeError(w, &apiError{status: http.StatusUnauthorized, typ: "invalid_request_error", code: "invalid_api_key", message: msgBadKey})
-		return false
-	}
-	return true
+	last := req.Messages[len(req.Messages)-1]
+	return last.Role == roleUser && last.Content.mentions&mentionsCall != 0
 }
 
-// drawStatus injects failures at the provider's rates: one draw, so the two
-// rates are exclusive and add up.
-func drawStatus(cfg *config.MockProvider) int {
-	if cfg.ErrorRate <= 0 && cfg.RateLimitRate <= 0 {
-		return http.StatusOK
+// appendCompletion appends a whole chat.completion object, in the field order
+// OpenAI uses.
+func appendCompletion(b []byte, c *completion) []byte {
+	b = append(b, `{"id":"`...)
+	b = appendCompletionID(b)
+	b = append(b, `","object":"chat.completion","created":`...)
+	b = strconv.AppendInt(b, c.created, 10)
+	b = append(b, `,"model":`...)
+	b = appendString(b, c.model)
+	b = append(b, `,"choices":[`...)
+	a := &c.ans
+	for choice := range c.n {
+		if choice > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"index":`...)
+		b = strconv.AppendInt(b, int64(choice), 10)
+		b = append(b, `,"message":{"role":"assistant","content":`...)
+		if len(a.calls) > 0 {
+			b = append(b, `null,"tool_calls":[`...)
+			for k, call := range a.calls {
+				if k > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"id":"`...)
+				b = c.ids.appendID(b, "call_", choice*len(a.calls)+k)
+				b = append(b, `","type":"function","function":{"name":`...)
+				b = appendString(b, call.name)
+				b = append(b, `,"arguments":"`...)
+				b = appendEscaped(b, call.args)
+				b = append(b, `"}}`...)
+			}
+			b = append(b, ']')
+		} else {
+			b = append(b, '"')
+			b = a.appendText(b)
+			b = append(b, '"')
+		}
+		b = append(b, `,"refusal":null,"annotations":[]},"logprobs":`...)
+		if c.logprobs && len(a.calls) == 0 {
+			b = append(b, `{"content":[`...)
+			cur := tokenCursor{a: a}
+			for i := range a.tokens {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = appendLogprob(b, cur.next(), i, c.topLogprobs)
+			}
+			b = append(b, `],"refusal":null}`...)
+		} else {
+			b = append(b, "null"...)
+		}
+		b = append(b, `,"finish_reason":"`...)
+		b = append(b, a.finish.openAI()...)
+		b = append(b, `"}`...)
 	}
-	u := rand.Float64()
-	switch {
-	case u < cfg.ErrorRate:
-		return http.StatusInternalServerError
-	case u < cfg.ErrorRate+cfg.RateLimitRate:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusOK
+	b = append(b, `],"usage":`...)
+	b = appendUsage(b, c.usage)
+	b = append(b, `,"service_tier":"default","system_fingerprint":"`...)
+	b = append(b, c.fingerprint...)
+	return append(b, "\"}\n"...)
 }
 
-// requestBehaviour applies the X-Mock-* headers to the provider's behaviour.
-func requestBehaviour(h http.Header, cfg *config.MockProvider) (behaviour, *apiError) {
-	b := behaviour{
-		latency:          cfg.Latency,
-		completionTokens: cfg.CompletionTokens,
-		tokensPerSecond:  cfg.TokensPerSecond,
-		cutAfter:         -1,
-	}
-	if cfg.Jitter > 0 {
-		b.latency += rand.N(cfg.Jitter + 1)
-	}
-	if len(h) == 0 {
-		return b, nil
-	}
-	if v := h.Get(HeaderStatus); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 200 || n > 599 || n >= 300 && n < 400 {
-			return b, badHeader(HeaderStatus, "an HTTP status: 2xx (no failure), 4xx or 5xx")
+// appendLogprob appends one entry of logprobs.content: the token, its log
+// probability, its bytes and top alternatives, the first being the token
+// itself. The figures are made up, deterministically: token i has log
+// probability between -0.2 and 0, its alternatives 1.5 lower each.
+func appendLogprob(b, token []byte, i, top int) []byte {
+	lp := tokenLogprob(i)
+	b = appendLogprobToken(b, token, lp, 0)
+	b = append(b, `,"top_logprobs":[`...)
+	for k := range top {
+		if k > 0 {
+			b = append(b, ',')
 		}
-		b.status = n
-	}
-	if v := h.Get(HeaderLatencyMs); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n > int64(24*time.Hour/time.Millisecond) {
-			return b, badHeader(HeaderLatencyMs, "milliseconds, from 0 to 86400000")
+		alt := token
+		if k > 0 {
+			alt = wordToken(1 + i + 7*k) // a different word, with its space
 		}
-		b.latency = time.Duration(n) * time.Millisecond
+		b = appendLogprobToken(b, alt, lp, k)
+		b = append(b, '}')
 	}
-	if v := h.Get(HeaderCompletionTokens); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > maxCompletionTokens {
-			return b, badHeader(HeaderCompletionTokens, "an integer from 0 to "+strconv.Itoa(maxCompletionTokens))
-		}
-		b.completionTokens = n
-	}
-	if v := h.Get(HeaderTokensPerSecond); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(f >= 0) || f > 1e9 {
-			return b, badHeader(HeaderTokensPerSecond, "a number from 0 (no pacing) to 1e9")
-		}
-		b.tokensPerSecond = f
-	}
-	if v := h.Get(HeaderCutAfter); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return b, badHeader(HeaderCutAfter, "a count of chunks (streams) or bytes, 0 or more")
-		}
-		b.cutAfter = n
-	}
-	if v := h.Get(HeaderMalformed); v != "" {
-		switch v {
-		case "1", "true":
-			b.malformed = true
-		case "0", "false":
-		default:
-			return b, badHeader(HeaderMalformed, "1 or 0")
-		}
-	}
-	return b, nil
+	return append(b, "]}"...)
 }
 
-func badHeader(name, want string) *apiError {
-	return badRequest(name, "invalid_header", "Invalid "+name+" header: expected "+want+".")
+// appendLogprobToken appends `{"token":…,"logprob":…,"bytes":[…]` for
+// the rank-th likeliest token, leaving the object open. lp is the
+// likeliest's log probability in ten-thousandths, negated.
+func appendLogprobToken(b, token []byte, lp, rank int) []byte {
+	b = append(b, `{"token":"`...)
+	b = appendEscaped(b, token)
+	b = append(b, `","logprob":`...)
+	b = strconv.AppendFloat(b, -float64(lp+15000*rank)/10000, 'f', -1, 64)
+	b = append(b, `,"bytes":[`...)
+	for j, c := range token {
+		if j > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(c), 10)
+	}
+	return append(b, ']')
 }
 
-// wait sleeps for d, or until ctx ends; it reports whether the whole wait
-// passed. A client that goes away stops the wait.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// tokenLogprob is token i's made-up log probability, in ten-thousandths
+// and negated: from 1 to 2000, so from -0.0001 to -0.2.
+func tokenLogprob(i int) int {
+	h := uint64(i+1) * 0x9E3779B97F4A7C15
+	h ^= h >> 29
+	return 1 + int(h%2000)
 }

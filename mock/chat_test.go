@@ -141,6 +141,11 @@ func TestTokenCounts(t *testing.T) {
 			completion: 0, prompt: basicPromptTokens, finishReason: "stop",
 		},
 		{
+			name:       "function tools count their name and parameters",
+			body:       `{"model":"m","tools":[{"type":"function","function":{"name":"lookup","parameters":{"type":"object"}}}],"messages":[{"role":"user","content":"Hello!"}]}`,
+			completion: 8, prompt: (6+17+3)/4 + 4 + 2 + 3, finishReason: "stop",
+		},
+		{
 			name:       "a long prefix is cached in 1024+128k steps",
 			body:       `{"model":"m","messages":[{"role":"system","content":"` + long + `"},{"role":"user","content":"hi"}]}`,
 			completion: 8, prompt: 1254 + 5 + 3, cached: 1152, finishReason: "stop",
@@ -491,7 +496,9 @@ func TestRouting(t *testing.T) {
 		{"POST", "/v1/chat/completions", 404, "unknown_provider"},
 		{"GET", "/alpha/v1/chat/completions", 405, ""},
 		{"POST", "/alpha/v1/models", 405, ""},
-		{"POST", "/alpha/v1/embeddings", 404, ""},
+		{"POST", "/alpha/v1/audio/speech", 404, ""},
+		{"GET", "/alpha/v1/embeddings", 405, ""},
+		{"POST", "/alpha/v1/embeddings", 400, ""}, // basicBody has no input
 		{"GET", "/alpha/v1/models", 200, ""},
 		{"GET", "/alpha/v1/models/gpt-4o-mini", 200, ""},
 		{"GET", "/alpha/v1/models/nope", 404, "model_not_found"},

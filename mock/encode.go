@@ -43,13 +43,36 @@ var words = [...]string{
 	"cost", "and", "throughput", "without", "calling", "real", "providers",
 }
 
+// spacedWords holds " The quick brown …": wordStarts[k] is where word k's
+// leading space is, so that token i is a slice of it and costs no
+// allocation.
+var spacedWords, wordStarts = func() ([]byte, [len(words) + 1]int) {
+	var b []byte
+	var starts [len(words) + 1]int
+	for k, w := range words {
+		starts[k] = len(b)
+		b = append(b, ' ')
+		b = append(b, w...)
+	}
+	starts[len(words)] = len(b)
+	return b, starts
+}()
+
+// wordToken returns token i of a generated reply: words[i%len(words)],
+// preceded by a space unless it is the first. It must not be modified.
+func wordToken(i int) []byte {
+	k := i % len(words)
+	start := wordStarts[k]
+	if i == 0 {
+		start++
+	}
+	return spacedWords[start:wordStarts[k+1]:wordStarts[k+1]]
+}
+
 // appendToken appends token i of the completion, unescaped (it is plain
 // ASCII), for use inside a JSON string.
 func appendToken(b []byte, i int) []byte {
-	if i > 0 {
-		b = append(b, ' ')
-	}
-	return append(b, words[i%len(words)]...)
+	return append(b, wordToken(i)...)
 }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -60,9 +83,14 @@ const idLength = 29
 
 // appendCompletionID appends a fresh "chatcmpl-…" id.
 func appendCompletionID(b []byte) []byte {
-	b = append(b, "chatcmpl-"...)
+	return appendRandomID(b, "chatcmpl-", idLength)
+}
+
+// appendRandomID appends prefix and n random letters and digits.
+func appendRandomID(b []byte, prefix string, n int) []byte {
+	b = append(b, prefix...)
 	var x uint64
-	for i := range idLength {
+	for i := range n {
 		if i%10 == 0 { // 62^10 < 2^64: ten letters per random word
 			x = rand.Uint64()
 		}
@@ -72,46 +100,35 @@ func appendCompletionID(b []byte) []byte {
 	return b
 }
 
-// usage is a completion's token accounting.
+// usage is an OpenAI completion's token accounting.
 type usage struct {
 	promptTokens     int
 	completionTokens int
 	cachedTokens     int
+	// reasoningTokens are part of completionTokens.
+	reasoningTokens int
 }
 
+// appendUsage appends the usage object of chat completions, with its
+// details, as OpenAI sends it.
 func appendUsage(b []byte, u usage) []byte {
+	b = appendUsageCounts(b, u)
+	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.cachedTokens), 10)
+	b = append(b, `,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":`...)
+	b = strconv.AppendInt(b, int64(u.reasoningTokens), 10)
+	return append(b, `,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
+}
+
+// appendUsageCounts appends the three counts every OpenAI usage has,
+// leaving the object open.
+func appendUsageCounts(b []byte, u usage) []byte {
 	b = append(b, `{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(u.promptTokens), 10)
 	b = append(b, `,"completion_tokens":`...)
 	b = strconv.AppendInt(b, int64(u.completionTokens), 10)
 	b = append(b, `,"total_tokens":`...)
-	b = strconv.AppendInt(b, int64(u.promptTokens+u.completionTokens), 10)
-	b = append(b, `,"prompt_tokens_details":{"cached_tokens":`...)
-	b = strconv.AppendInt(b, int64(u.cachedTokens), 10)
-	b = append(b, `,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`...)
-	return b
-}
-
-// appendCompletion appends a whole chat.completion object, in the field order
-// OpenAI uses.
-func appendCompletion(b []byte, c *completion) []byte {
-	b = append(b, `{"id":"`...)
-	b = appendCompletionID(b)
-	b = append(b, `","object":"chat.completion","created":`...)
-	b = strconv.AppendInt(b, c.created, 10)
-	b = append(b, `,"model":`...)
-	b = appendString(b, c.model)
-	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":"`...)
-	for i := range c.usage.completionTokens {
-		b = appendToken(b, i)
-	}
-	b = append(b, `","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"`...)
-	b = append(b, c.finishReason...)
-	b = append(b, `"}],"usage":`...)
-	b = appendUsage(b, c.usage)
-	b = append(b, `,"service_tier":"default","system_fingerprint":"`...)
-	b = append(b, c.fingerprint...)
-	return append(b, "\"}\n"...)
+	return strconv.AppendInt(b, int64(u.promptTokens+u.completionTokens), 10)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -158,6 +175,47 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendEscaped appends s escaped for the inside of a JSON string, as
+// appendString does, without the quotes.
+func appendEscaped(b []byte, s []byte) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
 }
 
 func appendStringOrNull(b []byte, s string) []byte {

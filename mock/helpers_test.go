@@ -201,3 +201,63 @@ func readAllErr(resp *http.Response) ([]byte, error) {
 }
 
 func jsonValid(b []byte) bool { return json.Valid(b) }
+
+// namedEvent is one server-sent event with its name, as Anthropic sends
+// them.
+type namedEvent struct {
+	name string
+	data map[string]any
+}
+
+// parseNamedSSE splits an Anthropic stream into its events, failing on any
+// block that is not exactly an event line and a data line of JSON.
+func parseNamedSSE(t testing.TB, body string) []namedEvent {
+	t.Helper()
+	var events []namedEvent
+	for block := range strings.SplitSeq(body, "\n\n") {
+		if block == "" {
+			continue
+		}
+		lines := strings.Split(block, "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "event: ") || !strings.HasPrefix(lines[1], "data: ") {
+			t.Fatalf("not an event and a data line: %q", block)
+		}
+		events = append(events, namedEvent{name: strings.TrimPrefix(lines[0], "event: "), data: decodeObject(t, []byte(strings.TrimPrefix(lines[1], "data: ")))})
+	}
+	return events
+}
+
+// object returns m[key] as an object, failing otherwise.
+func object(t testing.TB, where string, v any) map[string]any {
+	t.Helper()
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.Fatalf("%s = %#v, want an object", where, v)
+	}
+	return m
+}
+
+// array returns v as an array, failing otherwise.
+func array(t testing.TB, where string, v any) []any {
+	t.Helper()
+	a, ok := v.([]any)
+	if !ok {
+		t.Fatalf("%s = %#v, want an array", where, v)
+	}
+	return a
+}
+
+// anthropicHeaders are what every Anthropic request carries.
+var anthropicHeaders = []string{"anthropic-version", "2023-06-01"}
+
+func withHeaders(base []string, more ...string) []string {
+	return append(append([]string(nil), base...), more...)
+}
+
+// newHTTPServer serves s over HTTP for the test and returns its URL.
+func newHTTPServer(t testing.TB, s *Server) string {
+	t.Helper()
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

@@ -14,14 +14,171 @@ import (
 const maxRequestBytes = 32 << 20
 
 // chatRequest holds only what the mock needs from a chat completion request.
-// encoding/json skips every other field without building it.
+// encoding/json skips every other field without building it. Raw schemas
+// (rawJSON) alias the request body, which must outlive them.
 type chatRequest struct {
-	Model               string         `json:"model"`
-	Messages            []chatMessage  `json:"messages"`
-	Stream              bool           `json:"stream"`
-	StreamOptions       *streamOptions `json:"stream_options"`
-	MaxTokens           *int64         `json:"max_tokens"`
-	MaxCompletionTokens *int64         `json:"max_completion_tokens"`
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *streamOptions  `json:"stream_options"`
+	MaxTokens           *int64          `json:"max_tokens"`
+	MaxCompletionTokens *int64          `json:"max_completion_tokens"`
+	N                   *int64          `json:"n"`
+	Logprobs            *bool           `json:"logprobs"`
+	TopLogprobs         *int64          `json:"top_logprobs"`
+	Seed                *int64          `json:"seed"` // accepted; the mock is deterministic anyway
+	Stop                stopList        `json:"stop"`
+	Tools               []chatTool      `json:"tools"`
+	ToolChoice          *chatToolChoice `json:"tool_choice"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls"`
+	ResponseFormat      *responseFormat `json:"response_format"`
+}
+
+// maxChoices is the largest n OpenAI accepts.
+const maxChoices = 128
+
+// chatTool is one entry of tools: {"type":"function","function":{"name",
+// "parameters"}}. Custom tools are accepted and never called.
+type chatTool struct {
+	Type     toolType      `json:"type"`
+	Function *chatFunction `json:"function"`
+}
+
+type chatFunction struct {
+	Name       *string `json:"name"`
+	Parameters rawJSON `json:"parameters"`
+}
+
+type toolType uint8
+
+const (
+	toolTypeMissing toolType = iota
+	toolTypeFunction
+	toolTypeCustom
+	toolTypeInvalid
+)
+
+func (t *toolType) UnmarshalJSON(raw []byte) error {
+	switch string(raw) {
+	case `"function"`:
+		*t = toolTypeFunction
+	case `"custom"`:
+		*t = toolTypeCustom
+	case "null":
+		*t = toolTypeMissing
+	default:
+		if raw[0] != '"' {
+			return &json.UnmarshalTypeError{Value: jsonKind(raw), Type: reflect.TypeFor[string]()}
+		}
+		*t = toolTypeInvalid
+	}
+	return nil
+}
+
+// rawJSON keeps a member's raw JSON without copying it: it aliases the
+// body being decoded.
+type rawJSON []byte
+
+func (r *rawJSON) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		*r = nil
+		return nil
+	}
+	*r = raw
+	return nil
+}
+
+// chatToolChoice is tool_choice: "none", "auto", "required", or an object
+// naming a function ({"type":"function","function":{"name"}}) or listing
+// allowed tools ({"type":"allowed_tools","allowed_tools":{"mode","tools"}}).
+type chatToolChoice struct {
+	choice  toolChoice
+	invalid string // an unknown string value, for the error
+}
+
+func (c *chatToolChoice) UnmarshalJSON(raw []byte) error {
+	switch raw[0] {
+	case 'n':
+		return nil
+	case '"':
+		switch string(raw) {
+		case `"none"`:
+			c.choice.mode = toolNone
+		case `"auto"`:
+			c.choice.mode = toolAuto
+		case `"required"`:
+			c.choice.mode = toolRequired
+		default:
+			c.invalid, _ = strconv.Unquote(string(raw))
+			if c.invalid == "" {
+				c.invalid = string(raw)
+			}
+		}
+		return nil
+	case '{':
+		var obj struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+			AllowedTools struct {
+				Mode  string     `json:"mode"`
+				Tools []chatTool `json:"tools"`
+			} `json:"allowed_tools"`
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return err
+		}
+		switch obj.Type {
+		case "function":
+			c.choice.mode, c.choice.name = toolNamed, obj.Function.Name
+		case "allowed_tools":
+			if obj.AllowedTools.Mode == "required" {
+				c.choice.mode = toolRequired
+			}
+			for _, t := range obj.AllowedTools.Tools {
+				if t.Function != nil && t.Function.Name != nil {
+					c.choice.allowed = append(c.choice.allowed, *t.Function.Name)
+				}
+			}
+		}
+		return nil
+	}
+	return &json.UnmarshalTypeError{Value: jsonKind(raw), Type: reflect.TypeFor[string]()}
+}
+
+// responseFormat is {"type":"text"|"json_object"|"json_schema",
+// "json_schema":{"name","schema","strict"}}.
+type responseFormat struct {
+	Type       string `json:"type"`
+	JSONSchema *struct {
+		Name   *string `json:"name"`
+		Schema rawJSON `json:"schema"`
+	} `json:"json_schema"`
+}
+
+// stopList is stop: a string, an array of strings, or null.
+type stopList []string
+
+func (s *stopList) UnmarshalJSON(raw []byte) error {
+	switch raw[0] {
+	case 'n':
+		*s = nil
+		return nil
+	case '"':
+		var one string
+		if err := json.Unmarshal(raw, &one); err != nil {
+			return err
+		}
+		*s = stopList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(raw, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
 }
 
 type streamOptions struct {
@@ -39,7 +196,12 @@ type role uint8
 const (
 	roleMissing role = iota
 	roleInvalid
-	roleKnown
+	roleSystem // the known roles, in the order of knownRoles
+	roleDeveloper
+	roleUser
+	roleAssistant
+	roleTool
+	roleFunction
 )
 
 var knownRoles = [...]string{`"system"`, `"developer"`, `"user"`, `"assistant"`, `"tool"`, `"function"`}
@@ -51,9 +213,9 @@ func (r *role) UnmarshalJSON(raw []byte) error {
 		return nil
 	case '"':
 		*r = roleInvalid
-		for _, known := range knownRoles {
+		for i, known := range knownRoles {
 			if string(raw) == known {
-				*r = roleKnown
+				*r = roleSystem + role(i)
 			}
 		}
 		return nil
@@ -67,15 +229,36 @@ const imageTokens = 85
 
 // messageContent records what a message's content counts for: the bytes of
 // its text, whether given as a string or as an array of content parts, and
-// its images. Other parts (audio, files) count nothing.
+// its images. Other parts (audio, files) count nothing. It also records
+// which of the words the simulation reacts to the text mentions.
 type messageContent struct {
 	textBytes int
 	images    int
+	mentions  mentions
 }
 
 type contentPart struct {
 	Type partType `json:"type"`
-	Text textSize `json:"text"`
+	Text textInfo `json:"text"`
+}
+
+// mentions are the words in a text that the simulation reacts to.
+type mentions uint8
+
+const (
+	mentionsCall mentions = 1 << iota // "call": the user asks for a tool call
+	mentionsJSON                      // "json": OpenAI's json_object mode requires it
+)
+
+func mentionsIn(raw []byte) mentions {
+	var m mentions
+	if asksFor(raw, "call") {
+		m |= mentionsCall
+	}
+	if asksFor(raw, "json") {
+		m |= mentionsJSON
+	}
+	return m
 }
 
 func (c *messageContent) UnmarshalJSON(raw []byte) error {
@@ -84,6 +267,7 @@ func (c *messageContent) UnmarshalJSON(raw []byte) error {
 		return nil
 	case '"':
 		c.textBytes = unquotedLen(raw)
+		c.mentions = mentionsIn(raw)
 		return nil
 	case '[':
 		var parts []contentPart
@@ -93,7 +277,8 @@ func (c *messageContent) UnmarshalJSON(raw []byte) error {
 		for _, p := range parts {
 			switch p.Type {
 			case partText:
-				c.textBytes += int(p.Text)
+				c.textBytes += p.Text.bytes
+				c.mentions |= p.Text.mentions
 			case partImage:
 				c.images++
 			}
@@ -123,15 +308,19 @@ func (t *partType) UnmarshalJSON(raw []byte) error {
 	return nil
 }
 
-// textSize is the length in bytes of a decoded JSON string.
-type textSize int
+// textInfo is the length in bytes of a decoded JSON string and what it
+// mentions.
+type textInfo struct {
+	bytes    int
+	mentions mentions
+}
 
-func (n *textSize) UnmarshalJSON(raw []byte) error {
+func (t *textInfo) UnmarshalJSON(raw []byte) error {
 	switch raw[0] {
 	case 'n':
-		*n = 0
+		*t = textInfo{}
 	case '"':
-		*n = textSize(unquotedLen(raw))
+		*t = textInfo{bytes: unquotedLen(raw), mentions: mentionsIn(raw)}
 	default:
 		return &json.UnmarshalTypeError{Value: jsonKind(raw), Type: reflect.TypeFor[string]()}
 	}
@@ -258,10 +447,10 @@ func tooLarge() *apiError {
 		message: "The request body is larger than " + strconv.Itoa(maxRequestBytes>>20) + " MiB."}
 }
 
-// parseChatRequest decodes and validates body, answering what OpenAI answers
-// to a malformed request.
-func parseChatRequest(body []byte, req *chatRequest) *apiError {
-	if err := json.Unmarshal(body, req); err != nil {
+// decodeOpenAI decodes body into v, answering a body that is not JSON, or a
+// member of the wrong type, as OpenAI does.
+func decodeOpenAI(body []byte, v any) *apiError {
+	if err := json.Unmarshal(body, v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
 			field := typeErr.Field
@@ -271,6 +460,15 @@ func parseChatRequest(body []byte, req *chatRequest) *apiError {
 			return badRequest(field, "invalid_type", "Invalid type for '"+field+"': expected "+expectedKind(typeErr.Type)+", but got "+typeErr.Value+" instead.")
 		}
 		return badRequest("", "", msgBadJSON)
+	}
+	return nil
+}
+
+// parseChatRequest decodes and validates body, answering what OpenAI answers
+// to a malformed request.
+func parseChatRequest(body []byte, req *chatRequest) *apiError {
+	if aerr := decodeOpenAI(body, req); aerr != nil {
+		return aerr
 	}
 	if req.Model == "" {
 		return badRequest("model", "missing_required_parameter", "you must provide a model parameter")
@@ -296,8 +494,128 @@ func parseChatRequest(body []byte, req *chatRequest) *apiError {
 		value *int64
 	}{{"max_tokens", req.MaxTokens}, {"max_completion_tokens", req.MaxCompletionTokens}} {
 		if limit.value != nil && *limit.value < 1 {
-			return badRequest(limit.name, "integer_below_min_value", "Invalid '"+limit.name+"': integer below minimum value. Expected a value >= 1, but got "+strconv.FormatInt(*limit.value, 10)+" instead.")
+			return belowMin(limit.name, 1, *limit.value)
 		}
+	}
+	if req.N != nil {
+		if *req.N < 1 {
+			return belowMin("n", 1, *req.N)
+		}
+		if *req.N > maxChoices {
+			return aboveMax("n", maxChoices, *req.N)
+		}
+	}
+	if req.TopLogprobs != nil {
+		if *req.TopLogprobs < 0 {
+			return belowMin("top_logprobs", 0, *req.TopLogprobs)
+		}
+		if *req.TopLogprobs > 20 {
+			return aboveMax("top_logprobs", 20, *req.TopLogprobs)
+		}
+	}
+	if len(req.Stop) > 4 {
+		return badRequest("stop", "array_above_max_length", "Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length "+strconv.Itoa(len(req.Stop))+" instead.")
+	}
+	if aerr := req.validateTools(); aerr != nil {
+		return aerr
+	}
+	return req.validateResponseFormat()
+}
+
+func belowMin(param string, least, got int64) *apiError {
+	return badRequest(param, "integer_below_min_value", "Invalid '"+param+"': integer below minimum value. Expected a value >= "+strconv.FormatInt(least, 10)+", but got "+strconv.FormatInt(got, 10)+" instead.")
+}
+
+func aboveMax(param string, most, got int64) *apiError {
+	return badRequest(param, "integer_above_max_value", "Invalid '"+param+"': integer above maximum value. Expected a value <= "+strconv.FormatInt(most, 10)+", but got "+strconv.FormatInt(got, 10)+" instead.")
+}
+
+func (req *chatRequest) validateTools() *apiError {
+	for i, t := range req.Tools {
+		at := "tools[" + strconv.Itoa(i) + "]"
+		switch t.Type {
+		case toolTypeMissing:
+			return badRequest(at+".type", "missing_required_parameter", "Missing required parameter: '"+at+".type'.")
+		case toolTypeInvalid:
+			return badRequest(at+".type", "invalid_value", "Invalid value for '"+at+".type': supported values are 'function' and 'custom'.")
+		case toolTypeCustom:
+			continue
+		}
+		if t.Function == nil {
+			return badRequest(at+".function", "missing_required_parameter", "Missing required parameter: '"+at+".function'.")
+		}
+		if t.Function.Name == nil {
+			return badRequest(at+".function.name", "missing_required_parameter", "Missing required parameter: '"+at+".function.name'.")
+		}
+		if !validFunctionName(*t.Function.Name) {
+			return badRequest(at+".function.name", "invalid_value", "Invalid '"+at+".function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.")
+		}
+		if p := t.Function.Parameters; p != nil && p[0] != '{' {
+			return badRequest(at+".function.parameters", "invalid_type", "Invalid type for '"+at+".function.parameters': expected an object, but got "+jsonKind(p)+" instead.")
+		}
+	}
+	if req.ToolChoice == nil {
+		return nil
+	}
+	tc := req.ToolChoice
+	if tc.invalid != "" {
+		return badRequest("tool_choice", "invalid_value", "Invalid value: '"+tc.invalid+"'. Supported values are: 'none', 'auto', and 'required'.")
+	}
+	if len(req.Tools) == 0 && (tc.choice.mode == toolRequired || tc.choice.mode == toolNamed) {
+		return badRequest("tool_choice", "", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.")
+	}
+	if tc.choice.mode == toolNamed {
+		for _, t := range req.Tools {
+			if t.Function != nil && t.Function.Name != nil && *t.Function.Name == tc.choice.name {
+				return nil
+			}
+		}
+		return badRequest("tool_choice", "invalid_value", "Invalid value for 'tool_choice': no function named '"+tc.choice.name+"' in 'tools'.")
+	}
+	return nil
+}
+
+// validFunctionName is OpenAI's rule for function names:
+// ^[a-zA-Z0-9_-]{1,64}$.
+func validFunctionName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (req *chatRequest) validateResponseFormat() *apiError {
+	rf := req.ResponseFormat
+	if rf == nil {
+		return nil
+	}
+	switch rf.Type {
+	case "text":
+	case "json_object":
+		var m mentions
+		for _, msg := range req.Messages {
+			m |= msg.Content.mentions
+		}
+		if m&mentionsJSON == 0 {
+			return badRequest("messages", "", "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.")
+		}
+	case "json_schema":
+		if rf.JSONSchema == nil {
+			return badRequest("response_format.json_schema", "missing_required_parameter", "Missing required parameter: 'response_format.json_schema'.")
+		}
+		if rf.JSONSchema.Name == nil {
+			return badRequest("response_format.json_schema.name", "missing_required_parameter", "Missing required parameter: 'response_format.json_schema.name'.")
+		}
+	case "":
+		return badRequest("response_format.type", "missing_required_parameter", "Missing required parameter: 'response_format.type'.")
+	default:
+		return badRequest("response_format.type", "invalid_value", "Invalid value: '"+rf.Type+"'. Supported values are: 'json_object', 'json_schema', and 'text'.")
 	}
 	return nil
 }
@@ -320,13 +638,16 @@ func expectedKind(t reflect.Type) string {
 
 // promptTokens counts the prompt the way OpenAI's cookbook estimates it:
 // each message costs 4 tokens of framing plus its text at 4 bytes a token
-// (rounded up) plus 85 per image, and every reply is primed with 3 more.
-// cachedTokens follows OpenAI's prompt caching: prompts under 1,024 tokens
-// are never cached; otherwise every message but the last (the conversation so
-// far, a long system prompt) counts as a cached prefix, in 1,024 + 128·k
-// token steps. The last message is what is new, so it is never cached. Both
-// depend on the request alone: the same request always counts the same.
-func promptTokens(messages []chatMessage) (prompt, cached int) {
+// (rounded up) plus 85 per image, and every reply is primed with 3 more;
+// toolTokens, what the tool definitions count, come first. cachedTokens
+// follows OpenAI's prompt caching: prompts under 1,024 tokens are never
+// cached; otherwise the tools and every message but the last (the
+// conversation so far, a long system prompt) count as a cached prefix, in
+// 1,024 + 128·k token steps. The last message is what is new, so it is
+// never cached. Both depend on the request alone: the same request always
+// counts the same.
+func promptTokens(messages []chatMessage, toolTokens int) (prompt, cached int) {
+	prompt = toolTokens
 	prefix := 0
 	for i, m := range messages {
 		if i == len(messages)-1 {
@@ -339,6 +660,18 @@ func promptTokens(messages []chatMessage) (prompt, cached int) {
 		cached = 1024 + (prefix-1024)/128*128
 	}
 	return prompt, cached
+}
+
+// toolTokens is what the function tools count in the prompt: their names
+// and parameter schemas at 4 bytes a token, rounded up.
+func (req *chatRequest) toolTokens() int {
+	n := 0
+	for _, t := range req.Tools {
+		if t.Function != nil && t.Function.Name != nil {
+			n += (len(*t.Function.Name) + len(t.Function.Parameters) + 3) / 4
+		}
+	}
+	return n
 }
 
 // limit is the smaller of max_tokens and max_completion_tokens, or -1.

@@ -2,12 +2,15 @@ package mock
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
 
 	"github.com/switchyard/switchyard/config"
 )
@@ -155,5 +158,162 @@ func TestSDKModels(t *testing.T) {
 	m, err := client.Models.Get(context.Background(), "gpt-4o")
 	if err != nil || m.ID != "gpt-4o" {
 		t.Errorf("Get = %+v, %v", m, err)
+	}
+}
+
+func TestSDKTextCompletion(t *testing.T) {
+	client, _ := sdkClient(t, "sk-sdk")
+	params := openai.CompletionNewParams{
+		Model:     "gpt-3.5-turbo-instruct",
+		Prompt:    openai.CompletionNewParamsPromptUnion{OfArrayOfStrings: []string{"Say this", "Say that"}},
+		MaxTokens: openai.Int(5),
+	}
+	resp, err := client.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Object != "text_completion" || len(resp.Choices) != 2 || resp.Choices[1].Index != 1 || resp.Choices[0].Text != expectedContent(5) || resp.Choices[0].FinishReason != "length" {
+		t.Errorf("response = %+v", resp)
+	}
+	if resp.Usage.PromptTokens != 4 || resp.Usage.CompletionTokens != 10 || len(resp.JSON.ExtraFields) != 0 {
+		t.Errorf("usage = %+v, extra fields %v", resp.Usage, resp.JSON.ExtraFields)
+	}
+	params.Prompt = openai.CompletionNewParamsPromptUnion{OfString: openai.String("Say this")}
+	params.StreamOptions.IncludeUsage = openai.Bool(true)
+	stream := client.Completions.NewStreaming(context.Background(), params)
+	var text string
+	var usage openai.CompletionUsage
+	for stream.Next() {
+		c := stream.Current()
+		if len(c.Choices) > 0 {
+			text += c.Choices[0].Text
+		}
+		if c.JSON.Usage.Valid() {
+			usage = c.Usage
+		}
+	}
+	if err := stream.Err(); err != nil || text != expectedContent(5) || usage.TotalTokens != 2+5 {
+		t.Errorf("stream: %q, usage %+v, %v", text, usage, err)
+	}
+}
+
+func TestSDKEmbeddings(t *testing.T) {
+	client, _ := sdkClient(t, "sk-sdk")
+	var vectors [2][]float64
+	for i, format := range []openai.EmbeddingNewParamsEncodingFormat{openai.EmbeddingNewParamsEncodingFormatFloat, openai.EmbeddingNewParamsEncodingFormatBase64} {
+		resp, err := client.Embeddings.New(context.Background(), openai.EmbeddingNewParams{
+			Model:          openai.EmbeddingModelTextEmbedding3Small,
+			Input:          openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"hello", "world"}},
+			Dimensions:     openai.Int(64),
+			EncodingFormat: format,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Data) != 2 || len(resp.Data[1].Embedding) != 64 || resp.Data[1].Index != 1 || resp.Usage.PromptTokens != 4 || resp.Usage.TotalTokens != 4 {
+			t.Fatalf("%s: response = %+v", format, resp.Usage)
+		}
+		vectors[i] = resp.Data[0].Embedding
+		if n := norm(vectors[i]); n < 0.99999 || n > 1.00001 {
+			t.Errorf("%s: norm %v", format, n)
+		}
+	}
+	for j := range vectors[0] {
+		if d := vectors[0][j] - vectors[1][j]; d > 1e-8 || d < -1e-8 {
+			t.Fatalf("float and base64 differ at %d", j)
+		}
+	}
+}
+
+func TestSDKToolCalls(t *testing.T) {
+	client, _ := sdkClient(t, "sk-sdk")
+	params := openai.ChatCompletionNewParams{
+		Model: "gpt-4o",
+		Messages: []openai.ChatCompletionMessageParamUnion{
+			openai.UserMessage("What is the weather in Paris? Call the tool."),
+		},
+		Tools: []openai.ChatCompletionToolUnionParam{
+			openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{
+				Name: "get_weather",
+				Parameters: shared.FunctionParameters{
+					"type":       "object",
+					"properties": map[string]any{"location": map[string]any{"type": "string"}, "days": map[string]any{"type": "integer", "minimum": 1}},
+					"required":   []string{"location", "days"},
+				},
+			}),
+			openai.ChatCompletionFunctionTool(shared.FunctionDefinitionParam{Name: "get_time"}),
+		},
+	}
+	resp, err := client.Chat.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := resp.Choices[0].Message.ToolCalls
+	if resp.Choices[0].FinishReason != "tool_calls" || len(calls) != 2 || calls[0].Function.Name != "get_weather" {
+		t.Fatalf("response = %+v", resp.Choices[0])
+	}
+	var args struct {
+		Location string `json:"location"`
+		Days     int    `json:"days"`
+	}
+	if err := json.Unmarshal([]byte(calls[0].Function.Arguments), &args); err != nil || args.Location == "" || args.Days < 1 {
+		t.Errorf("arguments %q: %v", calls[0].Function.Arguments, err)
+	}
+
+	stream := client.Chat.Completions.NewStreaming(context.Background(), params)
+	var acc openai.ChatCompletionAccumulator
+	var finished []string
+	for stream.Next() {
+		if !acc.AddChunk(stream.Current()) {
+			t.Fatal("the accumulator rejected a chunk")
+		}
+		if tc, ok := acc.JustFinishedToolCall(); ok {
+			finished = append(finished, tc.Name)
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := acc.Choices[0].Message.ToolCalls
+	if len(got) != 2 || got[0].Function.Arguments != calls[0].Function.Arguments || got[1].Function.Name != "get_time" || acc.Choices[0].FinishReason != "tool_calls" {
+		t.Errorf("accumulated %+v", acc.Choices[0])
+	}
+	if len(finished) != 2 {
+		t.Errorf("JustFinishedToolCall saw %v", finished)
+	}
+}
+
+func TestSDKStructuredOutput(t *testing.T) {
+	client, _ := sdkClient(t, "sk-sdk")
+	type step struct {
+		Explanation string `json:"explanation"`
+		Output      string `json:"output"`
+	}
+	var answer struct {
+		Steps       []step `json:"steps"`
+		FinalAnswer string `json:"final_answer"`
+	}
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(schemaCases["pydantic"]), &schema); err != nil {
+		t.Fatal(err)
+	}
+	params := sdkParams()
+	params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{
+		OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
+			Name: "math_reasoning", Schema: schema, Strict: openai.Bool(true),
+		}},
+	}
+	resp, err := client.Chat.Completions.New(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(resp.Choices[0].Message.Content))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&struct {
+		Steps       *[]step `json:"steps"`
+		FinalAnswer *string `json:"final_answer"`
+		Note        any     `json:"note"`
+	}{&answer.Steps, &answer.FinalAnswer, nil}); err != nil || len(answer.Steps) == 0 || answer.FinalAnswer == "" || answer.Steps[0].Explanation == "" {
+		t.Errorf("content %q: %v", resp.Choices[0].Message.Content, err)
 	}
 }

@@ -16,10 +16,10 @@ import (
 // positive, as config.ApplyDefaults would have set it.
 const defaultCompletionTokens = 32
 
-// Server serves simulated OpenAI-compatible providers, each under
-// /{name}/v1/. It is an http.Handler; see the package documentation for the
-// paths, headers and behaviours. The zero Server serves no provider until
-// SetProvider adds one.
+// Server serves simulated providers, each under /{name}/, speaking the
+// OpenAI, Anthropic and Gemini wire formats. It is an http.Handler; see the
+// package documentation for the paths, headers and behaviours. The zero
+// Server serves no provider until SetProvider adds one.
 type Server struct {
 	// providers is replaced whole (copy on write) by SetProvider, so that a
 	// request only loads a pointer and never takes a lock.
@@ -31,8 +31,9 @@ type Server struct {
 // Stats counts what one simulated provider did since the Server was made.
 // Counters survive SetProvider.
 type Stats struct {
-	// Requests counts chat completion requests addressed to the provider,
-	// whatever their outcome.
+	// Requests counts API requests addressed to the provider (every
+	// endpoint of every format but the model listings), whatever their
+	// outcome.
 	Requests int64
 	// Errors counts 5xx answers injected, by ErrorRate or X-Mock-Status.
 	Errors int64
@@ -53,6 +54,8 @@ type provider struct {
 	fingerprint string
 	modelsBody  []byte
 	stats       *counters
+	// cache is the simulated Anthropic prompt cache.
+	cache *promptCache
 }
 
 type counters struct {
@@ -69,11 +72,7 @@ func New(providers []config.MockProvider) *Server {
 	s := &Server{}
 	m := make(map[string]*provider, len(providers))
 	for _, p := range providers {
-		var stats *counters
-		if prev := m[p.Name]; prev != nil {
-			stats = prev.stats
-		}
-		m[p.Name] = newProvider(p, stats)
+		m[p.Name] = newProvider(p, m[p.Name])
 	}
 	s.providers.Store(&m)
 	return s
@@ -93,11 +92,7 @@ func (s *Server) SetProvider(p config.MockProvider) {
 	if next == nil {
 		next = map[string]*provider{}
 	}
-	var stats *counters
-	if prev := current[p.Name]; prev != nil {
-		stats = prev.stats
-	}
-	next[p.Name] = newProvider(p, stats)
+	next[p.Name] = newProvider(p, current[p.Name])
 	s.providers.Store(&next)
 }
 
@@ -125,9 +120,15 @@ func (s *Server) provider(name string) *provider {
 	return (*m)[name]
 }
 
-func newProvider(cfg config.MockProvider, stats *counters) *provider {
-	if stats == nil {
-		stats = &counters{}
+// newProvider makes a provider's behaviour; the counters and the prompt
+// cache of prev, the provider it replaces, carry over.
+func newProvider(cfg config.MockProvider, prev *provider) *provider {
+	var stats *counters
+	var cache *promptCache
+	if prev != nil {
+		stats, cache = prev.stats, prev.cache
+	} else {
+		stats, cache = &counters{}, newPromptCache(promptCacheEntries)
 	}
 	if cfg.CompletionTokens <= 0 {
 		cfg.CompletionTokens = defaultCompletionTokens
@@ -140,7 +141,7 @@ func newProvider(cfg config.MockProvider, stats *counters) *provider {
 		fp = append(fp, hexDigits[sum&0xf])
 		sum >>= 4
 	}
-	return &provider{cfg: cfg, fingerprint: string(fp), modelsBody: modelsBody(cfg.Name), stats: stats}
+	return &provider{cfg: cfg, fingerprint: string(fp), modelsBody: modelsBody(cfg.Name), stats: stats, cache: cache}
 }
 
 // modelIDs are what GET /v1/models lists. The mock answers chat completions
@@ -177,8 +178,8 @@ func appendModel(b []byte, id string, created int64, owner string) []byte {
 	return append(b, '}')
 }
 
-// ServeHTTP routes /{provider}/v1/chat/completions, /{provider}/v1/models,
-// /{provider}/v1/models/{id} and /healthz.
+// ServeHTTP routes a provider's endpoints of the three wire formats, and
+// /healthz.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if path == "/healthz" {
@@ -193,31 +194,62 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			message: "Unknown mock provider " + strconv.Quote(name) + "; paths are /{provider}/v1/..."})
 		return
 	}
-	switch {
-	case rest == "v1/chat/completions":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, r, http.MethodPost)
-			return
+	switch rest {
+	case "v1/chat/completions":
+		if requirePost(w, r, dialectOpenAI) {
+			s.chatCompletion(w, r, p)
 		}
-		s.chatCompletion(w, r, p)
-	case rest == "v1/models":
+		return
+	case "v1/completions":
+		if requirePost(w, r, dialectOpenAI) {
+			textCompletion(w, r, p)
+		}
+		return
+	case "v1/embeddings":
+		if requirePost(w, r, dialectOpenAI) {
+			embeddings(w, r, p)
+		}
+		return
+	case "v1/rerank":
+		if requirePost(w, r, dialectOpenAI) {
+			rerank(w, r, p)
+		}
+		return
+	case "v1/messages":
+		if requirePost(w, r, dialectAnthropic) {
+			anthropicMessages(w, r, p)
+		}
+		return
+	case "v1/messages/count_tokens":
+		if requirePost(w, r, dialectAnthropic) {
+			anthropicCountTokens(w, r, p)
+		}
+		return
+	case "v1/models":
 		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r, http.MethodGet)
+			methodNotAllowed(w, r, http.MethodGet, dialectOpenAI)
 			return
 		}
-		if !authorized(w, r, p) {
+		if !authorized(w, r, p, dialectOpenAI) {
 			return
 		}
 		writeJSON(w, p.modelsBody)
-	case strings.HasPrefix(rest, "v1/models/"):
+		return
+	}
+	if model, method, ok := geminiPath(rest, r.Method == http.MethodPost); ok {
+		if requirePost(w, r, dialectGemini) {
+			gemini(w, r, p, model, method)
+		}
+		return
+	}
+	if id, ok := strings.CutPrefix(rest, "v1/models/"); ok {
 		if r.Method != http.MethodGet {
-			methodNotAllowed(w, r, http.MethodGet)
+			methodNotAllowed(w, r, http.MethodGet, dialectOpenAI)
 			return
 		}
-		if !authorized(w, r, p) {
+		if !authorized(w, r, p, dialectOpenAI) {
 			return
 		}
-		id := strings.TrimPrefix(rest, "v1/models/")
 		for _, m := range modelIDs {
 			if m.id == id {
 				writeJSON(w, append(appendModel(nil, m.id, m.created, p.cfg.Name), '\n'))
@@ -226,15 +258,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error", code: "model_not_found", param: "model",
 			message: "The model " + strconv.Quote(id) + " does not exist or you do not have access to it."})
-	default:
-		writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
-			message: "Invalid URL (" + r.Method + " /" + rest + ")"})
+		return
 	}
+	writeError(w, &apiError{status: http.StatusNotFound, typ: "invalid_request_error",
+		message: "Invalid URL (" + r.Method + " /" + rest + ")"})
 }
 
-func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+// geminiPath splits Gemini's "v1beta/models/{model}:{method}" (or "v1/…",
+// for POST only, since "v1/models/{id}" is also OpenAI's GET).
+func geminiPath(rest string, isPost bool) (model, method string, ok bool) {
+	tail, ok := strings.CutPrefix(rest, "v1beta/models/")
+	if !ok && isPost {
+		tail, ok = strings.CutPrefix(rest, "v1/models/")
+	}
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(tail, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	return tail[:i], tail[i+1:], true
+}
+
+// requirePost answers 405 to anything but POST; it reports whether the request
+// is a POST.
+func requirePost(w http.ResponseWriter, r *http.Request, d dialect) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	methodNotAllowed(w, r, http.MethodPost, d)
+	return false
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string, d dialect) {
 	w.Header().Set("Allow", allow)
-	writeError(w, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
+	writeErrorAs(w, d, &apiError{status: http.StatusMethodNotAllowed, typ: "invalid_request_error",
 		message: "Invalid method for URL (" + r.Method + " " + r.URL.Path + ")"})
 }
 

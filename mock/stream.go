@@ -8,15 +8,15 @@ import (
 )
 
 // Pieces of chat.completion.chunk events. Every event is
-// "data: " + prefix + choices + suffix, where the prefix (id, object,
+// "data: " + prefix + choice + suffix, where the prefix (id, object,
 // created, model, service_tier, system_fingerprint, "choices":[) is built
-// once per stream.
+// once per stream, and each choice starts with {"index":N.
 const (
-	roleChoice         = `{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}`
+	roleDelta          = `,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}`
 	contentChoiceStart = `{"index":0,"delta":{"content":"`
-	contentChoiceEnd   = `"},"logprobs":null,"finish_reason":null}`
-	finishChoiceStart  = `{"index":0,"delta":{},"logprobs":null,"finish_reason":"`
-	finishChoiceEnd    = `"}`
+	contentDeltaStart  = `,"delta":{"content":"`
+	noLogprobsEnd      = `,"logprobs":null,"finish_reason":null}`
+	finishDeltaStart   = `,"delta":{},"logprobs":null,"finish_reason":"`
 	// With stream_options.include_usage, OpenAI sends "usage":null on every
 	// chunk but the last, which has no choices and the usage.
 	suffixUsageNull = "],\"usage\":null}\n\n"
@@ -42,9 +42,11 @@ func (s *sseWriter) send(event []byte) bool {
 }
 
 // writeStream answers a streaming request with server-sent events, in
-// OpenAI's order: a role chunk, one chunk per token, a chunk with the finish
-// reason, the usage chunk when asked for, and [DONE]. It reports false when
-// the client went away first.
+// OpenAI's order: a role chunk per choice, then one chunk per choice and
+// step (a token of text, or a tool call's header or a piece of its
+// arguments), a chunk with the finish reason per choice, the usage chunk
+// when asked for, and [DONE]. It reports false when the client went away
+// first.
 func writeStream(w http.ResponseWriter, r *http.Request, c *completion) bool {
 	h := w.Header()
 	h["Content-Type"] = headerEventStream
@@ -67,7 +69,21 @@ func writeStream(w http.ResponseWriter, r *http.Request, c *completion) bool {
 	event := (*eventBuf)[:0]
 	defer func() { *eventBuf = event }()
 
-	event = append(append(append(event[:0], prefix...), roleChoice...), suffix...)
+	a := &c.ans
+	event = event[:0]
+	for choice := range c.n {
+		event = append(event, prefix...)
+		event = appendChoiceIndex(event, choice)
+		if len(a.calls) > 0 {
+			event = append(event, `,"delta":{"role":"assistant","content":null,"tool_calls":[`...)
+			event = appendCallHeader(event, c, choice, 0)
+			event = append(event, `],"refusal":null}`...)
+			event = append(event, noLogprobsEnd...)
+		} else {
+			event = append(event, roleDelta...)
+		}
+		event = append(event, suffix...)
+	}
 	if !sse.send(event) {
 		return false
 	}
@@ -78,19 +94,61 @@ func writeStream(w http.ResponseWriter, r *http.Request, c *completion) bool {
 	}
 	defer pace.stop()
 	ctx := r.Context()
-	tokens := c.usage.completionTokens
-	for i := range tokens {
+	cursor := tokenCursor{a: a}
+	calls := callStepper{calls: a.calls}
+	steps := a.tokens
+	if len(a.calls) > 0 {
+		steps = calls.steps()
+	}
+	for i := range steps {
 		if i == c.cutAfter {
 			abort(w)
 		}
 		if !pace.wait(ctx, i) {
 			return false
 		}
-		event = append(event[:0], prefix...)
-		event = append(event, contentChoiceStart...)
-		event = appendToken(event, i)
-		event = append(event, contentChoiceEnd...)
-		event = append(event, suffix...)
+		event = event[:0]
+		if len(a.calls) > 0 {
+			k, header, piece := calls.next()
+			for choice := range c.n {
+				event = append(event, prefix...)
+				event = appendChoiceIndex(event, choice)
+				event = append(event, `,"delta":{"tool_calls":[`...)
+				if header {
+					event = appendCallHeader(event, c, choice, k)
+				} else {
+					event = append(event, `{"index":`...)
+					event = strconv.AppendInt(event, int64(k), 10)
+					event = append(event, `,"function":{"arguments":"`...)
+					event = appendEscaped(event, piece)
+					event = append(event, `"}}`...)
+				}
+				event = append(event, "]}"...)
+				event = append(event, noLogprobsEnd...)
+				event = append(event, suffix...)
+			}
+		} else {
+			token := cursor.next()
+			for choice := range c.n {
+				event = append(event, prefix...)
+				event = appendChoiceIndex(event, choice)
+				event = append(event, contentDeltaStart...)
+				if a.text == nil {
+					event = append(event, token...) // words are plain ASCII
+				} else {
+					event = appendEscaped(event, token)
+				}
+				event = append(event, `"}`...)
+				if c.logprobs {
+					event = append(event, `,"logprobs":{"content":[`...)
+					event = appendLogprob(event, token, i, c.topLogprobs)
+					event = append(event, `],"refusal":null},"finish_reason":null}`...)
+				} else {
+					event = append(event, noLogprobsEnd...)
+				}
+				event = append(event, suffix...)
+			}
+		}
 		if !sse.send(event) {
 			return false
 		}
@@ -103,15 +161,19 @@ func writeStream(w http.ResponseWriter, r *http.Request, c *completion) bool {
 		// the finish chunk, so the stream still ends without [DONE].
 		abort(w)
 	}
-	if c.malformed && tokens == 0 && !sendGarbage(&sse, prefix) {
+	if c.malformed && steps == 0 && !sendGarbage(&sse, prefix) {
 		return false
 	}
 
-	event = append(event[:0], prefix...)
-	event = append(event, finishChoiceStart...)
-	event = append(event, c.finishReason...)
-	event = append(event, finishChoiceEnd...)
-	event = append(event, suffix...)
+	event = event[:0]
+	for choice := range c.n {
+		event = append(event, prefix...)
+		event = appendChoiceIndex(event, choice)
+		event = append(event, finishDeltaStart...)
+		event = append(event, a.finish.openAI()...)
+		event = append(event, `"}`...)
+		event = append(event, suffix...)
+	}
 	if c.includeUsage {
 		event = append(event, prefix...)
 		event = append(event, "],\"usage\":"...)
@@ -120,6 +182,64 @@ func writeStream(w http.ResponseWriter, r *http.Request, c *completion) bool {
 	}
 	event = append(event, doneEvent...)
 	return sse.send(event)
+}
+
+// appendChoiceIndex opens a choice: `{"index":N`.
+func appendChoiceIndex(b []byte, choice int) []byte {
+	if choice == 0 {
+		return append(b, `{"index":0`...)
+	}
+	b = append(b, `{"index":`...)
+	return strconv.AppendInt(b, int64(choice), 10)
+}
+
+// appendCallHeader appends the first delta of tool call k of a choice: its
+// index, id, type and name, with empty arguments.
+func appendCallHeader(b []byte, c *completion, choice, k int) []byte {
+	call := &c.ans.calls[k]
+	b = append(b, `{"index":`...)
+	b = strconv.AppendInt(b, int64(k), 10)
+	b = append(b, `,"id":"`...)
+	b = c.ids.appendID(b, "call_", choice*len(c.ans.calls)+k)
+	b = append(b, `","type":"function","function":{"name":`...)
+	b = appendString(b, call.name)
+	return append(b, `,"arguments":""}}`...)
+}
+
+// callStepper walks tool calls as stream steps: the arguments of each call
+// in pieces of four bytes (extended to a whole UTF-8 character), each call
+// after the first preceded by its header. The first call's header goes
+// with the role chunk.
+type callStepper struct {
+	calls  []toolCall
+	k      int  // the current call
+	pos    int  // where its next piece starts
+	header bool // the next step is the current call's header
+}
+
+func (t *callStepper) steps() int {
+	n := len(t.calls) - 1
+	for _, c := range t.calls {
+		n += countPieces(c.args)
+	}
+	return n
+}
+
+// next returns the next step: call k's header, or a piece of its
+// arguments.
+func (t *callStepper) next() (k int, header bool, piece []byte) {
+	if t.header {
+		t.header = false
+		return t.k, true, nil
+	}
+	args := t.calls[t.k].args
+	end := pieceEnd(args, t.pos)
+	k, piece = t.k, args[t.pos:end]
+	t.pos = end
+	if t.pos >= len(args) {
+		t.k, t.pos, t.header = t.k+1, 0, true
+	}
+	return k, false, piece
 }
 
 // appendChunkPrefix appends `data: {"id":…,"choices":[`.
