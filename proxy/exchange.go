@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/switchyard/switchyard/proxy/provider/anthropic"
 	"github.com/switchyard/switchyard/record"
 )
 
@@ -34,7 +35,17 @@ type exchange struct {
 	// are off in the config, the key has zero retention, or the request
 	// asked (X-Switchyard-Omit, Helicone-Omit-Request/-Response).
 	omitRequest, omitResponse bool
+	// dialect is the wire format the client speaks.
+	dialect dialect
 }
+
+// dialect is a client-facing wire format.
+type dialect int
+
+const (
+	dialectOpenAI    dialect = iota
+	dialectAnthropic         // /anthropic/v1/messages
+)
 
 func (s *Server) begin(c *gin.Context, endpoint string) *exchange {
 	now := time.Now()
@@ -160,6 +171,9 @@ func (s *Server) writeError(c *gin.Context, ex *exchange, e *apiError) {
 	}
 	bp := s.bufs.Get().(*[]byte)
 	body := appendErrorBody((*bp)[:0], e, requestID, attempts)
+	if ex != nil && ex.dialect == dialectAnthropic {
+		body = anthropic.OpenAIErrorToMessages(e.class.status, body)
+	}
 	c.Writer.WriteHeader(e.class.status)
 	_, _ = c.Writer.Write(body)
 	*bp = body

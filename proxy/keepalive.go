@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/switchyard/switchyard/proxy/provider/anthropic"
 )
 
 // streamWriter writes SSE events to the client. With a keep-alive interval
@@ -15,6 +17,9 @@ import (
 type streamWriter struct {
 	w   gin.ResponseWriter
 	buf []byte
+	// translate, when set, turns each OpenAI event into the client's
+	// dialect (Anthropic Messages events) instead of "data:" framing.
+	translate *anthropic.StreamTranslator
 
 	keepAlive time.Duration
 	mu        sync.Mutex // guards w and lastWrite while keep-alives run
@@ -34,9 +39,14 @@ func (sw *streamWriter) event(data []byte, flush bool) error {
 		defer sw.mu.Unlock()
 		sw.lastWrite = time.Now()
 	}
-	b := append(sw.buf[:0], "data: "...)
-	b = append(b, data...)
-	b = append(b, "\n\n"...)
+	var b []byte
+	if sw.translate != nil {
+		b = sw.translate.Translate(sw.buf[:0], data)
+	} else {
+		b = append(sw.buf[:0], "data: "...)
+		b = append(b, data...)
+		b = append(b, "\n\n"...)
+	}
 	sw.buf = b
 	_, err := sw.w.Write(b)
 	if flush {

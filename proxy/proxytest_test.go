@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +18,6 @@ import (
 	"github.com/switchyard/switchyard/internal/keys"
 	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/proxy/provider"
-	"github.com/switchyard/switchyard/proxy/provider/openai"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/record"
 )
@@ -99,9 +99,9 @@ func startProxy(t *testing.T, setup testSetup) *testProxy {
 	transport := NewTransport(&cfg.Proxy)
 	t.Cleanup(transport.CloseIdleConnections)
 	hc := &http.Client{Transport: transport}
-	ups := map[string]provider.Adapter{}
-	for _, p := range cfg.Providers {
-		ups[p.Name] = openai.New(p, hc, "switchyard-test")
+	ups, err := NewAdapters(cfg.Providers, hc, "switchyard-test")
+	if err != nil {
+		t.Fatal(err)
 	}
 	sink := newRecordSink()
 	srv := New(Options{
@@ -221,3 +221,5 @@ func sseEvents(t *testing.T, body []byte) []string {
 	}
 	return out
 }
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/jsonx"
 	"github.com/switchyard/switchyard/proxy/provider"
+	"github.com/switchyard/switchyard/proxy/provider/anthropic"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/record"
 )
@@ -350,6 +351,13 @@ func (ex *exchange) relayJSON(k *kind, cand route.Candidate, resp *http.Response
 		rec.Usage = *usage
 		rec.CostNUSD = costNanoUSD(cand.Pricing, rec.Usage)
 		out = withUsageCost(body, span, rec.CostNUSD)
+	}
+	if ex.dialect == dialectAnthropic {
+		translated, err := anthropic.OpenAIResponseToMessages(out)
+		if err != nil {
+			return &apiError{class: errUpstreamMalformed, message: "provider " + cand.Provider + " returned a completion that cannot be translated: " + clipMessage(err.Error())}, true
+		}
+		out = translated
 	}
 	ex.firstByte = headersAt
 	ex.commit("application/json")

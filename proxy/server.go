@@ -8,6 +8,7 @@
 package proxy
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,9 @@ import (
 	"github.com/switchyard/switchyard/config"
 	"github.com/switchyard/switchyard/internal/keys"
 	"github.com/switchyard/switchyard/proxy/provider"
+	"github.com/switchyard/switchyard/proxy/provider/anthropic"
+	"github.com/switchyard/switchyard/proxy/provider/gemini"
+	"github.com/switchyard/switchyard/proxy/provider/openai"
 	"github.com/switchyard/switchyard/proxy/route"
 )
 
@@ -45,11 +49,13 @@ type Server struct {
 	router    *route.Router
 	upstreams map[string]provider.Adapter
 	byok      map[string]bool // providers that accept a client's own key
-	sink      Sink
-	log       *slog.Logger
-	metrics   *Metrics
-	engine    *gin.Engine
-	bufs      sync.Pool
+	// providerTypes maps provider names to their wire formats.
+	providerTypes map[string]string
+	sink          Sink
+	log           *slog.Logger
+	metrics       *Metrics
+	engine        *gin.Engine
+	bufs          sync.Pool
 }
 
 // New builds the server and its routes.
@@ -64,9 +70,12 @@ func New(o Options) *Server {
 		log:       o.Logger,
 		metrics:   o.Metrics,
 		byok:      map[string]bool{},
+
+		providerTypes: map[string]string{},
 	}
 	for _, p := range o.Providers {
 		s.byok[p.Name] = p.AllowClientKey
+		s.providerTypes[p.Name] = p.Type
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics(nil)
@@ -88,6 +97,7 @@ func New(o Options) *Server {
 	v1.GET("/models", s.listModels)
 	v1.GET("/models/*model", s.modelOrEndpoints) // model ids may hold slashes
 	v1.GET("/route/explain", s.explainRoute)
+	e.POST("/anthropic/v1/messages", s.authenticateAnthropic, s.messages)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, nil, &apiError{class: errNotFound, message: "no route for " + c.Request.Method + " " + c.Request.URL.Path})
 	})
@@ -170,4 +180,23 @@ func (s *Server) recoverPanics(c *gin.Context) {
 		}
 	}()
 	c.Next()
+}
+
+// NewAdapters builds the adapter of every configured provider for its wire
+// format, all sending through hc.
+func NewAdapters(providers []config.Provider, hc *http.Client, userAgent string) (map[string]provider.Adapter, error) {
+	out := make(map[string]provider.Adapter, len(providers))
+	for _, p := range providers {
+		switch p.Type {
+		case config.ProviderOpenAI, config.ProviderAzure:
+			out[p.Name] = openai.New(p, hc, userAgent)
+		case config.ProviderAnthropic:
+			out[p.Name] = anthropic.New(p, hc, userAgent)
+		case config.ProviderGemini:
+			out[p.Name] = gemini.New(p, hc, userAgent)
+		default:
+			return nil, fmt.Errorf("provider %s: unsupported type %q", p.Name, p.Type)
+		}
+	}
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/jsonx"
 	"github.com/switchyard/switchyard/internal/sse"
+	"github.com/switchyard/switchyard/proxy/provider/anthropic"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/record"
 )
@@ -238,6 +239,9 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 	bp := s.bufs.Get().(*[]byte)
 	defer s.bufs.Put(bp)
 	sw := newStreamWriter(ex.c.Writer, (*bp)[:0], s.cfg.StreamKeepAlive)
+	if ex.dialect == dialectAnthropic {
+		sw.translate = anthropic.NewStreamTranslator()
+	}
 	defer func() { *bp = sw.buf[:0] }()
 	defer sw.stopKeepAlive()
 	commit := func() {

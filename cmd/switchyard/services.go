@@ -24,8 +24,6 @@ import (
 	"github.com/switchyard/switchyard/internal/spool"
 	"github.com/switchyard/switchyard/mock"
 	"github.com/switchyard/switchyard/proxy"
-	"github.com/switchyard/switchyard/proxy/provider"
-	"github.com/switchyard/switchyard/proxy/provider/openai"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/query"
 )
@@ -89,14 +87,9 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 	}
 	transport := proxy.NewTransport(&cfg.Proxy)
 	hc := &http.Client{Transport: transport}
-	upstreams := make(map[string]provider.Adapter, len(cfg.Providers))
-	for _, p := range cfg.Providers {
-		switch p.Type {
-		case config.ProviderOpenAI, config.ProviderAzure:
-			upstreams[p.Name] = openai.New(p, hc, "switchyard/"+version)
-		default:
-			return nil, fmt.Errorf("provider %s: unsupported type %q", p.Name, p.Type)
-		}
+	upstreams, err := proxy.NewAdapters(cfg.Providers, hc, "switchyard/"+version)
+	if err != nil {
+		return nil, err
 	}
 	sp, err := spool.Open(cfg.Proxy.Spool, log.With("component", "spool"))
 	if err != nil {

@@ -78,6 +78,11 @@ func (s *eventStream) step() {
 		}
 		return
 	}
+	s.handle(data)
+}
+
+// handle translates one OpenAI stream event's data into s.out.
+func (s *eventStream) handle(data []byte) {
 	if string(data) == "[DONE]" {
 		if !s.started {
 			s.fail("api_error", "the upstream stream ended without a completion")
@@ -88,7 +93,7 @@ func (s *eventStream) step() {
 	}
 	var choices, usage, errObj []byte
 	var id, model string
-	err = jsonx.Members(data, func(m jsonx.Member) bool {
+	err := jsonx.Members(data, func(m jsonx.Member) bool {
 		raw := data[m.ValueStart:m.ValueEnd]
 		switch {
 		case m.Is("id"):
@@ -362,4 +367,45 @@ func (s *eventStream) event(name string) {
 	s.out = append(s.out, "event: "...)
 	s.out = append(s.out, name...)
 	s.out = append(s.out, "\ndata: "...)
+}
+
+// StreamTranslator turns an OpenAI chat.completion.chunk stream into
+// Anthropic Messages stream events one event at a time, for a caller that
+// reads the OpenAI stream itself (to observe it) and writes the Messages
+// events to its client as they come. OpenAIStreamToMessages is the same
+// translation over a whole stream.
+type StreamTranslator struct {
+	s eventStream
+}
+
+// NewStreamTranslator returns a translator at the start of a stream.
+func NewStreamTranslator() *StreamTranslator {
+	return &StreamTranslator{s: eventStream{open: -1, tools: map[int64]int{}}}
+}
+
+// Translate appends to dst the Messages events ("event: ...\ndata:
+// ...\n\n") for one OpenAI stream event's data, "[DONE]" included; after
+// the stream's end (or an error) it appends nothing.
+func (t *StreamTranslator) Translate(dst, data []byte) []byte {
+	if t.s.err != nil {
+		return dst
+	}
+	t.s.out = dst
+	t.s.handle(data)
+	out := t.s.out
+	t.s.out = nil
+	return out
+}
+
+// Fail appends an error event of the given Anthropic error type and ends
+// the stream.
+func (t *StreamTranslator) Fail(dst []byte, errorType, message string) []byte {
+	if t.s.err != nil {
+		return dst
+	}
+	t.s.out = dst
+	t.s.fail(errorType, message)
+	out := t.s.out
+	t.s.out = nil
+	return out
 }
