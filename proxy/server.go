@@ -49,8 +49,10 @@ type Server struct {
 	router    *route.Router
 	upstreams map[string]provider.Adapter
 	byok      map[string]bool // providers that accept a client's own key
-	// providerTypes maps provider names to their wire formats.
+	// providerTypes maps provider names to their wire formats;
+	// providerOrder is their config order.
 	providerTypes map[string]string
+	providerOrder []string
 	sink          Sink
 	log           *slog.Logger
 	metrics       *Metrics
@@ -76,6 +78,7 @@ func New(o Options) *Server {
 	for _, p := range o.Providers {
 		s.byok[p.Name] = p.AllowClientKey
 		s.providerTypes[p.Name] = p.Type
+		s.providerOrder = append(s.providerOrder, p.Name)
 	}
 	if s.metrics == nil {
 		s.metrics = NewMetrics(nil)
@@ -98,6 +101,7 @@ func New(o Options) *Server {
 	v1.GET("/models/*model", s.modelOrEndpoints) // model ids may hold slashes
 	v1.GET("/route/explain", s.explainRoute)
 	e.POST("/anthropic/v1/messages", s.authenticateAnthropic, s.messages)
+	e.Any("/openai/v1/*path", s.authenticate, s.openaiPassthrough)
 	e.NoRoute(func(c *gin.Context) {
 		s.writeError(c, nil, &apiError{class: errNotFound, message: "no route for " + c.Request.Method + " " + c.Request.URL.Path})
 	})
