@@ -112,6 +112,15 @@ func startStack(t *testing.T, cfg *config.Config) (proxyURL, queryURL string) {
 // lookup polls the query API until the request is stored.
 func lookup(t *testing.T, queryURL, path string, out any) {
 	t.Helper()
+	lookupUntil(t, queryURL, path, out, func() bool { return true })
+}
+
+// lookupUntil is lookup that also waits, up to the same deadline, for
+// ready to hold of out. ClickHouse makes an inserted row visible in its
+// table a moment before the materialized views fed by that insert have it,
+// so a request can be found by id just before its trace lists it.
+func lookupUntil(t *testing.T, queryURL, path string, out any, ready func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		req, _ := http.NewRequest(http.MethodGet, queryURL+path, nil)
@@ -126,9 +135,10 @@ func lookup(t *testing.T, queryURL, path string, out any) {
 			if err := json.Unmarshal(raw, out); err != nil {
 				t.Fatalf("GET %s: %v", path, err)
 			}
-			return
-		}
-		if resp.StatusCode != http.StatusNotFound || time.Now().After(deadline) {
+			if ready() || time.Now().After(deadline) {
+				return
+			}
+		} else if resp.StatusCode != http.StatusNotFound || time.Now().After(deadline) {
 			t.Fatalf("GET %s: status %d: %s", path, resp.StatusCode, raw)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -224,7 +234,7 @@ func TestEndToEnd(t *testing.T) {
 			Request record.Record `json:"request"`
 		} `json:"roots"`
 	}
-	lookup(t, queryURL, "/v1/traces/"+traceID, &trace)
+	lookupUntil(t, queryURL, "/v1/traces/"+traceID, &trace, func() bool { return trace.Requests >= 2 })
 	if trace.Requests != 2 || len(trace.Roots) != 2 || trace.Roots[0].Request.RequestID != plainID || trace.Roots[1].Request.RequestID != streamID {
 		t.Fatalf("trace = %+v", trace)
 	}
