@@ -472,7 +472,10 @@ func TestModels(t *testing.T) {
 	p := startProxy(t, testSetup{
 		providers: []config.Provider{{Name: "up", Type: "openai", BaseURL: "http://up.invalid"}},
 		models: []config.Model{{Name: "m", Deployments: []config.Deployment{{Provider: "up", Model: "m",
-			Pricing: config.Pricing{Input: price("0.15"), Output: price("0.60"), CachedInput: price("0.075"), Request: price("0.001")}}}}},
+			Pricing: config.Pricing{Input: price("0.15"), Output: price("0.60"), CachedInput: price("0.075"), Request: price("0.001")}}}},
+			// Priced by the shipped catalog, but for its own input price.
+			{Name: "sonnet", Deployments: []config.Deployment{{Provider: "up", Model: "claude-sonnet-4-5-20250929",
+				Pricing: config.Pricing{Input: price("2.5")}}}}},
 	})
 	req, _ := http.NewRequest(http.MethodGet, p.url+"/v1/models", nil)
 	req.Header.Set("Authorization", "Bearer "+testKey)
@@ -491,13 +494,17 @@ func TestModels(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Object != "list" || len(out.Data) != 1 || out.Data[0].ID != "m" {
+	if out.Object != "list" || len(out.Data) != 2 || out.Data[0].ID != "m" || out.Data[1].ID != "sonnet" {
 		t.Fatalf("models = %+v", out)
 	}
-	want := map[string]string{"prompt": "0.00000015", "completion": "0.0000006", "input_cache_read": "0.000000075", "input_cache_write": "0.00000015", "request": "0.001"}
-	for k, v := range want {
-		if out.Data[0].Pricing[k] != v {
-			t.Errorf("pricing.%s = %q, want %q", k, out.Data[0].Pricing[k], v)
+	for i, want := range []map[string]string{
+		{"prompt": "0.00000015", "completion": "0.0000006", "input_cache_read": "0.000000075", "input_cache_write": "0.00000015", "request": "0.001"},
+		{"prompt": "0.0000025", "completion": "0.000015", "input_cache_read": "0.0000003", "input_cache_write": "0.00000375", "request": "0"},
+	} {
+		for k, v := range want {
+			if out.Data[i].Pricing[k] != v {
+				t.Errorf("%s: pricing.%s = %q, want %q", out.Data[i].ID, k, out.Data[i].Pricing[k], v)
+			}
 		}
 	}
 }

@@ -495,3 +495,35 @@ func TestBackoff(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-6*math.Max(1, math.Abs(b)) }
+
+// TestCatalogPrices checks (prices in nano-USD per million tokens) that a deployment's unset prices come from the
+// shipped catalog, by its upstream model (dated versions included), while a
+// price it sets, even zero, stays its own.
+func TestCatalogPrices(t *testing.T) {
+	models := []config.Model{
+		{Name: "gpt-4o-mini", Deployments: []config.Deployment{
+			{Provider: "a"}, // upstream model = the public name
+			{Provider: "b", Model: "gpt-4o-mini-2024-07-18", Pricing: config.Pricing{Input: usd(t, "0.1")}},
+			{Provider: "c", Model: "gpt-4o-mini", Pricing: config.Pricing{Input: usd(t, "0"), Output: usd(t, "0"), CachedInput: usd(t, "0")}},
+		}},
+		{Name: "local", Deployments: []config.Deployment{{Provider: "a", Model: "my-finetune"}}},
+	}
+	r, _ := testRouter(t, models, provs("a", "b", "c"))
+	eps, _ := r.Endpoints("gpt-4o-mini")
+	if len(eps) != 3 {
+		t.Fatalf("endpoints %+v", eps)
+	}
+	type prices struct{ in, out, cached int64 }
+	got := func(p config.Pricing) prices { return prices{p.Input.NanoUSD, p.Output.NanoUSD, p.CachedInput.NanoUSD} }
+	for i, want := range []prices{{150e6, 600e6, 75e6}, {100e6, 600e6, 75e6}, {0, 0, 0}} {
+		if g := got(eps[i].Pricing); g != want {
+			t.Errorf("%s: prices %+v, want %+v", eps[i].Provider, g, want)
+		}
+	}
+	if eps[0].Model != "gpt-4o-mini" {
+		t.Errorf("a's upstream model %q", eps[0].Model)
+	}
+	if eps, _ := r.Endpoints("local"); got(eps[0].Pricing) != (prices{}) {
+		t.Errorf("a model the catalog does not know has prices %+v", got(eps[0].Pricing))
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchyard/switchyard/config"
+	"github.com/switchyard/switchyard/pricing"
 )
 
 // ErrUnknownModel is returned by Plan when none of the requested models is
@@ -220,6 +221,12 @@ func New(models []config.Model, providers []config.Provider, opts Options) *Rout
 			m.strategy = config.StrategyOrdered
 		}
 		for i, cd := range cm.Deployments {
+			if cd.Model == "" {
+				cd.Model = cm.Name
+			}
+			// A price the deployment does not set is the catalog's list
+			// price of its model (an unknown model's stays zero).
+			cd.Pricing = pricing.Resolve(cd)
 			d := deployment{
 				index:    i,
 				provider: cd.Provider,
@@ -231,9 +238,6 @@ func New(models []config.Model, providers []config.Provider, opts Options) *Rout
 				tools:    triOf(cd.Capabilities.Tools),
 				json:     triOf(cd.Capabilities.JSON),
 				image:    triOf(cd.Capabilities.Vision),
-			}
-			if d.model == "" {
-				d.model = cm.Name
 			}
 			for _, e := range cd.Capabilities.Endpoints {
 				if i := endpointIndex(e); i < len(endpointNames) {
