@@ -4,8 +4,10 @@
 // measures all three side by side — latency under open-loop constant-rate
 // load, time to first byte of streams, CPU per request, memory, optionally
 // peak throughput — and checks that every request Switchyard served was
-// stored. DESIGN.md §5 states the bars the figures are read against;
-// loadtest/README.md explains them.
+// stored. Then it measures how soon a request is queryable on the query API
+// after its response (freshness), and how many records a second ingester
+// moves from Kafka into ClickHouse (ingest rate). DESIGN.md §5 states the
+// bars the figures are read against; loadtest/README.md explains them.
 package main
 
 import (
@@ -38,6 +40,17 @@ type options struct {
 	recordsTimeout time.Duration
 	quietWait      time.Duration
 	keep           bool
+	// freshness
+	freshRate     int
+	freshDuration time.Duration
+	freshEvery    int
+	freshPoll     time.Duration
+	freshPollers  int
+	freshTimeout  time.Duration
+	freshNaive    bool
+	// ingest rate
+	ingestRecords int
+	ingestTimeout time.Duration
 }
 
 func parseFlags() (options, error) {
@@ -54,6 +67,15 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.recordsTimeout, "records-timeout", time.Minute, "how long to wait for every record to be stored")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 20*time.Second, "before each phase, wait up to this long for other processes to leave the CPUs mostly idle")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's directory (config, logs, data) after a successful run")
+	flag.IntVar(&o.freshRate, "fresh-rate", 200, "freshness: constant request rate (req/s) through the proxy (0 skips the freshness phase)")
+	flag.DurationVar(&o.freshDuration, "fresh-duration", 10*time.Second, "freshness: how long to send requests")
+	flag.IntVar(&o.freshEvery, "fresh-every", 10, "freshness: look up every this many-th request on the query API")
+	flag.DurationVar(&o.freshPoll, "fresh-poll", 10*time.Millisecond, "freshness: how often the ingester's committed Kafka offsets are read for a newly stored batch (with -fresh-naive: the pause between look-ups of one request)")
+	flag.IntVar(&o.freshPollers, "fresh-pollers", 8, "freshness: most look-ups in flight at once")
+	flag.DurationVar(&o.freshTimeout, "fresh-timeout", 10*time.Second, "freshness: give up on a request not queryable this long after its response")
+	flag.BoolVar(&o.freshNaive, "fresh-naive", false, "freshness: look each request up every -fresh-poll instead of after each stored batch (loads ClickHouse heavily, which delays what it measures)")
+	flag.IntVar(&o.ingestRecords, "ingest-records", 200000, "ingest rate: records produced to Kafka, then timed into ClickHouse (0 skips the ingest-rate phase)")
+	flag.DurationVar(&o.ingestTimeout, "ingest-timeout", 2*time.Minute, "ingest rate: give up if the records are not all stored this long after the ingester's start")
 	flag.Parse()
 	for _, f := range strings.Split(*rates, ",") {
 		r, err := strconv.Atoi(strings.TrimSpace(f))
@@ -64,6 +86,12 @@ func parseFlags() (options, error) {
 	}
 	if o.duration <= 0 || o.warmup < 0 || o.slices < 1 || o.streams < 0 || o.maxWorkers < 1 || o.maxDuration <= 0 {
 		return o, errors.New("-duration and -max-duration must be positive, -warmup and -streams not negative, -slices and -max-workers at least 1")
+	}
+	if o.freshRate < 0 || o.freshDuration <= 0 || o.freshEvery < 1 || o.freshPoll <= 0 || o.freshPollers < 1 || o.freshTimeout <= 0 {
+		return o, errors.New("-fresh-rate must not be negative, -fresh-duration, -fresh-poll and -fresh-timeout must be positive, -fresh-every and -fresh-pollers at least 1")
+	}
+	if o.ingestRecords < 0 || o.ingestTimeout <= 0 {
+		return o, errors.New("-ingest-records must not be negative, -ingest-timeout positive")
 	}
 	return o, nil
 }
@@ -219,6 +247,35 @@ func measure(ctx context.Context, o options, s *stack) error {
 			return ctx.Err()
 		}
 		r.peak(peaks, noise.otherCores())
+	}
+
+	if o.freshRate > 0 {
+		// Start with the pipeline caught up: a backlog left by the peak
+		// phase would be measured as staleness.
+		progress("freshness: waiting for the ingester to store what earlier phases sent")
+		checkRecords(ctx, s, count, o.recordsTimeout)
+		waitQuiet(ctx, o.quietWait)
+		progress("freshness: %d req/s through the proxy for %s; every %s request looked up on the query API until stored",
+			o.freshRate, o.freshDuration, ordinal(o.freshEvery))
+		f := measureFreshness(ctx, o, s, switchyard, &count)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.freshness(f)
+		if err := s.died(); err != nil {
+			return err
+		}
+	}
+
+	if o.ingestRecords > 0 {
+		x, err := measureIngest(ctx, o, s)
+		if err != nil {
+			return err
+		}
+		r.ingest(x)
+		if err := s.died(); err != nil {
+			return err
+		}
 	}
 
 	progress("waiting for every record to reach ClickHouse")

@@ -20,6 +20,8 @@ const (
 	barTTFTP99Added  = 500 * time.Microsecond
 	barPerChunkAdded = 20 * time.Microsecond
 	barPeakRatio     = 0.85
+	barIngestRate    = 150000 // records/s, Kafka → ClickHouse, bodies included
+	barFreshP99      = 2 * time.Second
 )
 
 // report prints the figures in fixed-width columns.
@@ -166,6 +168,135 @@ func (r *report) peak(t map[string]*tally, otherCores float64) {
 		"logging pipeline", float64(t["switchyard"].pipelineCPUPerRequest().Nanoseconds())/1e3)
 	r.noise(otherCores)
 	r.printf("  (the load generator shares the machine's cores with the processes it measures)\n")
+}
+
+// thousands formats n with separators: 150,000.
+func thousands(n int64) string {
+	s := fmt.Sprintf("%d", max(n, -n))
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if n < 0 {
+		return "-" + s
+	}
+	return s
+}
+
+func ms(d time.Duration) string { return thousands(d.Milliseconds()) }
+
+// ordinal spells n as "1st", "2nd", "10th".
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
+}
+
+func (r *report) freshness(f *freshResult) {
+	every := "every request"
+	if r.o.freshEvery > 1 {
+		every = "every " + ordinal(r.o.freshEvery) + " request"
+	}
+	r.printf("\n── freshness: %d req/s through the proxy for %s, %s looked up by id ──────────────\n", r.o.freshRate, r.o.freshDuration, every)
+	r.printf("  %-22s %d sent, %d answered 2xx; %d looked up with GET /v1/requests/{id} until it answered 200\n", "requests", f.sent, f.ok, f.sampled)
+	if r.o.freshNaive {
+		r.printf("  %-22s every %s, at most %d at once\n", "look-ups", r.o.freshPoll, r.o.freshPollers)
+	} else {
+		r.printf("  %-22s after each batch the ingester commits (its Kafka offsets read every %s), at most %d at once\n", "look-ups", r.o.freshPoll, r.o.freshPollers)
+	}
+	r.printf("  %-22s %9s %9s %9s %9s %9s\n", "freshness ms", "p50", "p90", "p99", "max", "measured")
+	row := func(label string, d []time.Duration) (time.Duration, bool, string) {
+		cell := func(q float64) string {
+			v, ok := quantileLate(d, f.late, q)
+			switch {
+			case ok:
+				return ms(v)
+			case len(d)+f.late == 0:
+				return "–"
+			}
+			return ">" + ms(r.o.freshTimeout)
+		}
+		r.printf("  %-22s %9s %9s %9s %9s %9d", label, cell(.5), cell(.9), cell(.99), cell(1), len(d))
+		p99, ok := quantileLate(d, f.late, .99)
+		return p99, ok, cell(.99)
+	}
+	p99, ok, _ := row("  to the first 200", f.fresh)
+	r.printf("   bar p99 ≤ %s: %s\n", ms(barFreshP99), verdict(ok && p99 <= barFreshP99))
+	row("  to the commit", f.atCommit)
+	r.printf("\n")
+	r.printf("  %-22s (from the instant the client had read the whole response; \"to the commit\": to the ingester's commit\n", "")
+	r.printf("  %-22s of the batch that made the request queryable, as seen by the harness — the pipeline without the look-up)\n", "")
+	if f.late > 0 {
+		r.printf("  %-22s %d looked-up requests were not queryable within %s (counted as later than every other)\n", "late", f.late, r.o.freshTimeout)
+	}
+	if f.lookErrors > 0 {
+		r.printf("  %-22s %d look-ups given up on an unexpected answer (last: %s); not in the figures\n", "errors", f.lookErrors, f.lastLookErr)
+	}
+	rate := 0.0
+	if f.lookSpan > 0 {
+		rate = float64(f.lookups) / f.lookSpan.Seconds()
+	}
+	r.printf("  %-22s %d GETs (%.0f/s, %.1f per looked-up request), answered in %.1f ms at p50, %.1f ms at p99\n",
+		"look-up cost", f.lookups, rate, float64(f.lookups)/float64(max(f.sampled, 1)),
+		float64(quantileOf(f.lookLatency, .5).Microseconds())/1e3, float64(quantileOf(f.lookLatency, .99).Microseconds())/1e3)
+	if f.watchErrors > 0 {
+		r.printf("  %-22s %d reads of the ingester's committed offsets failed (last: %s); look-ups fell back to every %s\n", "", f.watchErrors, f.watchErr, freshFallback)
+	}
+	r.printf("  %-22s query API %.2f s, ClickHouse %.2f s, ingester %.2f s of CPU; %d batches stored (%d commits seen)\n",
+		"during the phase", f.queryCPU.Seconds(), f.clickhouse.Seconds(), f.ingesterCPU.Seconds(), f.batches, f.commits)
+	r.noise(f.otherCores)
+}
+
+func (r *report) ingest(x *ingestResult) {
+	r.printf("\n── ingest rate: %s records, Kafka → ClickHouse, bodies included ─────────────────────────────\n", thousands(int64(x.records)))
+	n := int64(max(x.records, 1))
+	r.printf("  %-22s produced to %s (%d partitions) before the clock started, in %.1f s; %s B each on average, %s B of it bodies\n",
+		"records", ingestTopic, ingestPartitions, x.produceTime.Seconds(), thousands(x.bytes/n), thousands(x.bodyBytes/n))
+	r.printf("  %-22s a second `switchyard ingest` with its own consumer group and database (%s); batch_size %s, flush_interval %s (defaults)\n",
+		"ingester", ingestDatabase, thousands(int64(x.batchSize)), x.flush)
+	secs := x.elapsed.Seconds()
+	r.printf("  %-22s %.2f s from its start to %s stored: /metrics up after %.2f s, first %s stored after %.2f s; %d batches\n",
+		"elapsed", secs, thousands(x.storedAtStop), x.ready.Seconds(), thousands(x.firstCount), x.firstBatch.Seconds(), x.batches)
+	rate := float64(x.storedAtStop) / secs
+	r.printf("  %-22s %9s records/s   bar ≥ %s: %s\n", "rate", thousands(int64(rate)), thousands(barIngestRate),
+		verdict(!x.timedOut && x.deadLetters == 0 && rate >= barIngestRate))
+	stored := float64(x.storedAtStop) / float64(n) // of the records, and so of their bytes
+	r.printf("  %-22s %9.1f MB/s of record JSON (message values, uncompressed)\n", "", stored*float64(x.bytes)/(1<<20)/secs)
+	if x.firstBatch > 0 && x.elapsed > x.firstBatch && x.storedAtStop > x.firstCount {
+		r.printf("  %-22s %9s records/s after the first batch (start-up and the first fill left out)\n", "",
+			thousands(int64(float64(x.storedAtStop-x.firstCount)/(x.elapsed-x.firstBatch).Seconds())))
+	}
+	avail := secs * float64(cores())
+	r.printf("  %-22s %9s %9s %10s\n", "CPU", "s", "share", "µs/record")
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"ingester", x.ingesterCPU}, {"ClickHouse", x.clickhouse}, {"Kafka broker", x.broker}} {
+		r.printf("  %-22s %9.2f %8.0f%% %10.1f\n", "  "+p.name, p.d.Seconds(), 100*p.d.Seconds()/avail, float64(p.d.Microseconds())/float64(max(x.storedAtStop, 1)))
+	}
+	r.printf("  %-22s %9.2f %8s\n", fmt.Sprintf("  %d cores × %.2f s", cores(), secs), avail, "100%")
+	r.printf("  %-22s ClickHouse used %.2f s of CPU in the %s after (merges of the inserted parts)\n", "afterwards", x.afterCH.Seconds(), ingestAfter)
+	if x.messages != int64(x.records) {
+		r.printf("  %s messages in the topic for %s records produced: a write was taken twice, and the ingester counts a repeat\n"+
+			"  as stored; the measurement may have ended that many records early\n", thousands(x.messages), thousands(int64(x.records)))
+	}
+	if x.timedOut {
+		r.printf("  MISS: only %s of %s records stored within %s\n", thousands(x.storedAtStop), thousands(int64(x.records)), r.o.ingestTimeout)
+	}
+	if x.deadLetters > 0 {
+		r.printf("  %d records went to the dead-letter topic: the generated records are invalid\n", x.deadLetters)
+	}
+	if x.storeErrors > 0 {
+		r.printf("  %d failed ClickHouse calls (retried)\n", x.storeErrors)
+	}
+	r.noise(x.otherCores)
 }
 
 func (r *report) summary(rc recordCount, idle map[string]memory) {

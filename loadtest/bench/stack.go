@@ -12,8 +12,8 @@ import (
 )
 
 // stack is everything one run starts: the simulated provider, the floor
-// proxy, dev mode's broker and ClickHouse, the Switchyard proxy and the
-// ingester, each its own process.
+// proxy, dev mode's broker and ClickHouse, the Switchyard proxy, the ingester
+// and the query API, each its own process.
 type stack struct {
 	dir      string
 	ports    stackPorts
@@ -22,6 +22,7 @@ type stack struct {
 	dev      *child // broker and ClickHouse
 	proxy    *child
 	ingester *child
+	query    *child   // the query API, for the freshness measurement
 	children []*child // in start order
 }
 
@@ -100,12 +101,19 @@ func startStack(ctx context.Context, switchyardBin, dir string) (*stack, error) 
 	if err := waitReady(ctx, s.proxy, time.Minute, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz", s.ports.Proxy))); err != nil {
 		return s, err
 	}
+	progress("starting the Switchyard query API")
+	if s.query, err = start("query", switchyardBin, "query", "--config", cfgPath); err != nil {
+		return s, err
+	}
+	if err := waitReady(ctx, s.query, time.Minute, httpOK(fmt.Sprintf("http://127.0.0.1:%d/healthz", s.ports.Query))); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
-// stop ends the children in reverse start order: the proxy first, so that
-// it drains its records into Kafka, then the ingester, then dev mode (which
-// stops its ClickHouse), the floor and the mock.
+// stop ends the children in reverse start order: the query API, then the
+// proxy, so that it drains its records into Kafka, then the ingester, then dev
+// mode (which stops its ClickHouse), the floor and the mock.
 func (s *stack) stop() {
 	for i := len(s.children) - 1; i >= 0; i-- {
 		s.children[i].stop(45 * time.Second)
