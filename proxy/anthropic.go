@@ -76,6 +76,7 @@ func (s *Server) messages(c *gin.Context) {
 		return
 	}
 	req, perr := parseRequest(openAI, kindChat)
+	ex.reqBody = openAI
 	rec.ModelRequested, rec.Stream = req.Model, req.Stream
 	if perr != nil {
 		ex.fail(perr)
@@ -273,16 +274,25 @@ func (ex *exchange) relayNativeStream(cand route.Candidate, resp *http.Response)
 	defer func() { br.Reset(nil); streamReaders.Put(br) }()
 	rd := sse.NewReader(br, maxStreamEvent)
 	var obs anthropic.StreamObserver
-	var text strings.Builder
+	// text is the message's text, for the record; other its thinking and
+	// tool inputs. Both serve to estimate the output of a stream cut short.
+	var text, other strings.Builder
+	tl := newTally(cand.Model, s.cfg.RecordBodyBytes)
 	keep := !ex.omitResponse
 	rec := ex.rec
 	observe := func(event, data []byte) (bool, error) {
 		content, err := obs.Observe(event, data)
-		if err == nil && keep && string(event) == "content_block_delta" && text.Len() < s.cfg.RecordBodyBytes {
+		if err == nil && string(event) == "content_block_delta" {
 			if d, _ := jsonx.Get(data, "delta"); len(d) > 0 {
-				if t, _ := jsonx.Get(d, "text"); len(t) > 0 {
-					if v, err := jsonx.Unquote(t); err == nil {
-						text.WriteString(v)
+				for _, field := range [...]string{"text", "thinking", "partial_json"} {
+					if t, _ := jsonx.Get(d, field); len(t) > 0 {
+						if v, err := jsonx.Unquote(t); err == nil {
+							if field == "text" {
+								tl.add(&text, v)
+							} else {
+								tl.add(&other, v)
+							}
+						}
 					}
 				}
 			}
@@ -358,6 +368,13 @@ func (ex *exchange) relayNativeStream(cand route.Candidate, resp *http.Response)
 	}
 	w.Flush()
 	rec.Usage = messagesUsage(obs.Usage())
+	if obs.StopReason() == "" {
+		// No message_delta, so no output count: the stream was cut short.
+		// message_start's input counts are exact; the output is estimated
+		// from what was relayed.
+		rec.Usage.CompletionTokens = max(rec.Usage.CompletionTokens, tl.estimate(&text, &other))
+		rec.Usage.Estimated = true
+	}
 	rec.CostNUSD = costNanoUSD(cand.Pricing, rec.Usage)
 	rec.FinishReason = obs.StopReason()
 	if keep {

@@ -37,6 +37,10 @@ type exchange struct {
 	omitRequest, omitResponse bool
 	// dialect is the wire format the client speaks.
 	dialect dialect
+	// reqBody is the client's request in OpenAI's format (translated from
+	// the Messages API for /anthropic), for estimating its prompt tokens.
+	// It is valid until the handler returns.
+	reqBody []byte
 }
 
 // dialect is a client-facing wire format.

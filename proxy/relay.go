@@ -38,6 +38,7 @@ func (s *Server) serveKind(c *gin.Context, k *kind) {
 		return
 	}
 	req, perr := parseRequest(body, k)
+	ex.reqBody = body
 	rec := ex.rec
 	rec.ModelRequested, rec.Stream = req.Model, req.Stream
 	if rec.User == "" {
@@ -351,6 +352,13 @@ func (ex *exchange) relayJSON(k *kind, cand route.Candidate, resp *http.Response
 		rec.Usage = *usage
 		rec.CostNUSD = costNanoUSD(cand.Pricing, rec.Usage)
 		out = withUsageCost(body, span, rec.CostNUSD)
+	} else {
+		// No usage from the provider: counted here, and given to the
+		// client as an estimated usage object.
+		ex.estimateUsage(k, cand, completionTokens(k, cand.Model, body))
+		if with, err := jsonx.Set(body, "usage", appendUsage(nil, rec.Usage, rec.CostNUSD)); err == nil {
+			out = with
+		}
 	}
 	if ex.dialect == dialectAnthropic {
 		translated, err := anthropic.OpenAIResponseToMessages(out)

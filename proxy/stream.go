@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchyard/switchyard/internal/jsonx"
 	"github.com/switchyard/switchyard/internal/sse"
+	"github.com/switchyard/switchyard/internal/tokens"
 	"github.com/switchyard/switchyard/proxy/provider/anthropic"
 	"github.com/switchyard/switchyard/proxy/route"
 	"github.com/switchyard/switchyard/record"
@@ -32,15 +33,26 @@ type streamState struct {
 	created      int64
 	finishReason string
 	usage        *record.Usage
-	contents     []strings.Builder // by choice index, for the record
-	bodyBytes    int
-	bodyMax      int
-	truncated    bool
-	keepBody     bool
+	// contents is the completion's text by choice index, for the record
+	// and, when the provider reports no usage, for estimating it: kept
+	// whether or not the response body is recorded, as far as tally
+	// allows (the record's body is cut at bodyMax when rendered).
+	contents []strings.Builder
+	// other is text the completion holds beside its content (tool call
+	// names and arguments, refusals), for the estimate only.
+	other     strings.Builder
+	tally     tally
+	bodyMax   int
+	truncated bool
+	keepBody  bool
 	// text is set for /v1/completions, whose choices carry "text" rather
 	// than a delta.
 	text bool
 }
+
+// minEstimateText is the least completion text a stream keeps for an
+// estimate of its usage (more when the record's body limit is higher).
+const minEstimateText = 1 << 20
 
 const maxReassembledChoices = 16
 
@@ -129,10 +141,8 @@ func (st *streamState) observeChoice(choice []byte, info *chunkInfo) error {
 	})
 	if err == nil && !jsonx.IsNull(text) && string(text) != `""` {
 		info.content = true
-		if st.keepBody && index >= 0 && index < maxReassembledChoices {
-			if t, err := jsonx.Unquote(text); err == nil {
-				st.appendContent(int(index), t)
-			}
+		if t, err := jsonx.Unquote(text); err == nil {
+			st.appendContent(int(index), t)
 		}
 	}
 	if err != nil || jsonx.IsNull(delta) || delta[0] != '{' {
@@ -146,34 +156,111 @@ func (st *streamState) observeChoice(choice []byte, info *chunkInfo) error {
 				return true
 			}
 			info.content = true
-			if st.keepBody && index >= 0 && index < maxReassembledChoices {
-				text, err := jsonx.Unquote(raw)
-				if err == nil {
-					st.appendContent(int(index), text)
-				}
+			if text, err := jsonx.Unquote(raw); err == nil {
+				st.appendContent(int(index), text)
 			}
 		case m.Is("refusal"):
 			if !jsonx.IsNull(raw) && string(raw) != `""` {
 				info.content = true
+				if text, err := jsonx.Unquote(raw); err == nil {
+					st.appendOther(text)
+				}
 			}
 		case m.Is("tool_calls"):
 			if !jsonx.IsNull(raw) {
 				info.content = true
+				st.observeToolCalls(raw)
 			}
 		}
 		return true
 	})
 }
 
+// observeToolCalls keeps the names and argument fragments of streamed tool
+// calls, for the estimate.
+func (st *streamState) observeToolCalls(raw []byte) {
+	_ = jsonx.Elements(raw, func(s, e int) bool {
+		fn, err := jsonx.Get(raw[s:e], "function")
+		if err != nil || jsonx.IsNull(fn) {
+			return true
+		}
+		for _, field := range [...]string{"name", "arguments"} {
+			if v, err := jsonx.Get(fn, field); err == nil && !jsonx.IsNull(v) {
+				if text, err := jsonx.Unquote(v); err == nil {
+					st.appendOther(text)
+				}
+			}
+		}
+		return true
+	})
+}
+
+// tally bounds the completion text a stream keeps: text past max bytes is
+// counted as it goes by and dropped.
+type tally struct {
+	enc   tokens.Encoding
+	bytes int
+	max   int
+	// lostTokens estimates the text dropped; lost says some was.
+	lostTokens int64
+	lost       bool
+}
+
+func newTally(model string, bodyMax int) tally {
+	return tally{enc: tokens.EncodingFor(model), max: max(bodyMax, minEstimateText)}
+}
+
+// room reports whether text fits in what is kept; text that does not is
+// counted at once.
+func (t *tally) room(text string) bool {
+	if t.bytes+len(text) > t.max {
+		t.lostTokens += int64(t.enc.Count(text))
+		t.lost = true
+		return false
+	}
+	t.bytes += len(text)
+	return true
+}
+
+// add appends text to b if it fits.
+func (t *tally) add(b *strings.Builder, text string) {
+	if t.room(text) {
+		b.WriteString(text)
+	}
+}
+
+// estimate is the tokens of the kept texts and of the dropped ones.
+func (t *tally) estimate(kept ...*strings.Builder) int64 {
+	n := t.lostTokens
+	for _, b := range kept {
+		n += int64(t.enc.Count(b.String()))
+	}
+	return n
+}
+
 func (st *streamState) appendContent(index int, text string) {
+	if index < 0 || index >= maxReassembledChoices {
+		st.tally.lostTokens += int64(st.tally.enc.Count(text))
+		return
+	}
+	if !st.tally.room(text) {
+		return
+	}
 	for len(st.contents) <= index {
 		st.contents = append(st.contents, strings.Builder{})
 	}
-	if room := st.bodyMax - st.bodyBytes; len(text) > room {
-		text, st.truncated = text[:max(room, 0)], true
-	}
 	st.contents[index].WriteString(text)
-	st.bodyBytes += len(text)
+}
+
+func (st *streamState) appendOther(text string) { st.tally.add(&st.other, text) }
+
+// completionEstimate estimates the completion tokens streamed so far.
+func (st *streamState) completionEstimate() int64 {
+	kept := []*strings.Builder{&st.other}
+	for i := range st.contents {
+		kept = append(kept, &st.contents[i])
+	}
+	return st.tally.estimate(kept...)
 }
 
 // reassembled renders the streamed completion as the chat.completion it
@@ -190,19 +277,26 @@ func (st *streamState) reassembled(costNUSD int64) string {
 	b = append(b, `,"model":`...)
 	b = jsonx.AppendString(b, st.model)
 	b = append(b, `,"choices":[`...)
+	st.truncated = st.tally.lost
+	room := st.bodyMax
 	for i := range st.contents {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		text := st.contents[i].String()
+		if len(text) > room {
+			text, st.truncated = strings.ToValidUTF8(text[:max(room, 0)], ""), true
+		}
+		room -= len(text)
 		b = append(b, `{"index":`...)
 		b = strconv.AppendInt(b, int64(i), 10)
 		if st.text {
 			b = append(b, `,"text":`...)
-			b = jsonx.AppendString(b, st.contents[i].String())
+			b = jsonx.AppendString(b, text)
 			b = append(b, `,"finish_reason":`...)
 		} else {
 			b = append(b, `,"message":{"role":"assistant","content":`...)
-			b = jsonx.AppendString(b, st.contents[i].String())
+			b = jsonx.AppendString(b, text)
 			b = append(b, `},"finish_reason":`...)
 		}
 		b = jsonx.AppendString(b, st.finishReason)
@@ -210,15 +304,8 @@ func (st *streamState) reassembled(costNUSD int64) string {
 	}
 	b = append(b, ']')
 	if u := st.usage; u != nil {
-		b = append(b, `,"usage":{"prompt_tokens":`...)
-		b = strconv.AppendInt(b, u.PromptTokens, 10)
-		b = append(b, `,"completion_tokens":`...)
-		b = strconv.AppendInt(b, u.CompletionTokens, 10)
-		b = append(b, `,"total_tokens":`...)
-		b = strconv.AppendInt(b, u.PromptTokens+u.CompletionTokens, 10)
-		b = append(b, `,"cost":`...)
-		b = appendUSD(b, costNUSD)
-		b = append(b, '}')
+		b = append(b, `,"usage":`...)
+		b = appendUsage(b, *u, costNUSD)
 	}
 	return string(append(b, '}'))
 }
@@ -233,7 +320,8 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 	br.Reset(resp.Body)
 	defer func() { br.Reset(nil); streamReaders.Put(br) }()
 	rd := sse.NewReader(br, maxStreamEvent)
-	st := streamState{keepBody: !ex.omitResponse, bodyMax: s.cfg.RecordBodyBytes, text: k == kindCompletions}
+	st := streamState{keepBody: !ex.omitResponse, bodyMax: s.cfg.RecordBodyBytes, text: k == kindCompletions,
+		tally: newTally(cand.Model, s.cfg.RecordBodyBytes)}
 	rec := ex.rec
 
 	bp := s.bufs.Get().(*[]byte)
@@ -328,6 +416,16 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 
 	sw.stopKeepAlive()
 	rec.FinishReason = st.finishReason
+	if st.usage == nil {
+		// The provider sent no usage (it does not report any on streams,
+		// or the stream was cut short): estimated from what was relayed,
+		// and sent to a client still listening in the usual last chunk.
+		ex.estimateUsage(k, cand, st.completionEstimate())
+		st.usage = &rec.Usage
+		if streamErr == nil {
+			_ = send(usageChunk(&st, rec.Usage, rec.CostNUSD))
+		}
+	}
 	if streamErr == nil {
 		_ = send([]byte("[DONE]"))
 	} else if streamErr.class != errCanceled {
@@ -343,6 +441,24 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 		rec.BodiesOmitted = true
 	}
 	return streamErr, false
+}
+
+// usageChunk is the chunk that ends a stream with its usage: no choices,
+// only usage, as OpenAI sends it when asked for.
+func usageChunk(st *streamState, u record.Usage, costNUSD int64) []byte {
+	b := []byte(`{"id":`)
+	b = jsonx.AppendString(b, st.id)
+	if st.text {
+		b = append(b, `,"object":"text_completion","created":`...)
+	} else {
+		b = append(b, `,"object":"chat.completion.chunk","created":`...)
+	}
+	b = strconv.AppendInt(b, st.created, 10)
+	b = append(b, `,"model":`...)
+	b = jsonx.AppendString(b, st.model)
+	b = append(b, `,"choices":[],"usage":`...)
+	b = appendUsage(b, u, costNUSD)
+	return append(b, '}')
 }
 
 // errorChunk is the one chunk that ends a stream whose upstream failed

@@ -72,7 +72,7 @@ func FuzzStreamChunk(f *testing.F) {
 	f.Add([]byte(`{"choices":[{"index":99999999999,"delta":{"content":"x"}}]}`))
 	f.Add([]byte(`{"error":{"message":"overloaded"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st := streamState{keepBody: true, bodyMax: 64}
+		st := streamState{keepBody: true, bodyMax: 64, tally: tally{max: 256}}
 		info, err := st.observe(data)
 		if err != nil {
 			return
@@ -83,9 +83,27 @@ func FuzzStreamChunk(f *testing.F) {
 		if info.usage != nil && !json.Valid(withUsageCost(data, info.span, 1)) {
 			t.Fatalf("adding the cost made invalid JSON")
 		}
-		if st.bodyBytes > 64 {
-			t.Fatalf("kept %d bytes of a 64-byte limit", st.bodyBytes)
+		if st.tally.bytes > 256 {
+			t.Fatalf("kept %d bytes of text past a 256-byte limit", st.tally.bytes)
 		}
-		_ = st.reassembled(0)
+		if st.completionEstimate() < 0 {
+			t.Fatal("negative estimate")
+		}
+		var body struct {
+			Choices []struct {
+				Message struct{ Content string } `json:"message"`
+			} `json:"choices"`
+		}
+		out := st.reassembled(0)
+		if err := json.Unmarshal([]byte(out), &body); err != nil {
+			t.Fatalf("reassembled invalid JSON %q: %v", out, err)
+		}
+		kept := 0
+		for _, c := range body.Choices {
+			kept += len(c.Message.Content)
+		}
+		if kept > 64 {
+			t.Fatalf("recorded %d bytes of a 64-byte limit", kept)
+		}
 	})
 }
