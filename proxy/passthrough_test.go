@@ -38,7 +38,9 @@ func TestOpenAIPassthrough(t *testing.T) {
 	}
 	var list struct {
 		Object string `json:"object"`
-		Data   []struct{ OwnedBy string `json:"owned_by"` } `json:"data"`
+		Data   []struct {
+			OwnedBy string `json:"owned_by"`
+		} `json:"data"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&list); err != nil || r.StatusCode != 200 || list.Object != "list" || len(list.Data) == 0 || list.Data[0].OwnedBy != "p1" {
 		t.Fatalf("GET /openai/v1/models: status %d %+v %v", r.StatusCode, list, err)
