@@ -30,14 +30,16 @@ const (
 
 // recordSink collects published records for assertions.
 type recordSink struct {
-	mu   sync.Mutex
-	recs []*record.Record
-	ch   chan *record.Record
+	mu     sync.Mutex
+	recs   []*record.Record
+	ch     chan *record.Record
+	filter *BodyFilter
 }
 
 func newRecordSink() *recordSink { return &recordSink{ch: make(chan *record.Record, 1024)} }
 
 func (s *recordSink) Publish(r *record.Record) {
+	s.filter.Apply(r)
 	s.mu.Lock()
 	s.recs = append(s.recs, r)
 	s.mu.Unlock()
@@ -104,6 +106,10 @@ func startProxy(t *testing.T, setup testSetup) *testProxy {
 		t.Fatal(err)
 	}
 	sink := newRecordSink()
+	// Bodies are readied as the publisher readies them.
+	if sink.filter, err = NewBodyFilter(&cfg.Proxy); err != nil {
+		t.Fatal(err)
+	}
 	srv := New(Options{
 		Config: &cfg.Proxy, Keys: ks, Router: route.New(cfg.Models, cfg.Providers, route.Options{}), Upstreams: ups, Providers: cfg.Providers, Sink: sink,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -52,6 +52,9 @@ type PublisherOptions struct {
 	// are retried in memory and a full queue drops records.
 	Spool  *spool.Spool
 	Logger *slog.Logger
+	// Filter readies each record's bodies (redaction, the size limit)
+	// just before it is encoded; nil leaves them as they are.
+	Filter *BodyFilter
 }
 
 // directTimeout bounds one Kafka write on the direct path; a batch that
@@ -76,6 +79,7 @@ type Publisher struct {
 	linger    time.Duration
 	spool     *spool.Spool
 	log       *slog.Logger
+	filter    *BodyFilter
 
 	queued, published, spooled, replayed, dropped, failed atomic.Int64
 	// spooling is set when a direct write failed: batches go to the spool
@@ -108,13 +112,15 @@ func NewPublisher(w MessageWriter, o PublisherOptions) *Publisher {
 		linger:     o.Linger,
 		spool:      o.Spool,
 		log:        o.Logger,
+		filter:     o.Filter,
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 		replayDone: make(chan struct{}),
 	}
 }
 
-// Publish enqueues r without waiting. When the queue is full the record is
+// Publish enqueues r without waiting; r belongs to the publisher from
+// then on. When the queue is full the record is
 // spooled at once, from the caller's goroutine: an append to a file, the
 // only work a request ever does for its record beyond the enqueue.
 func (p *Publisher) Publish(r *record.Record) {
@@ -131,6 +137,7 @@ func (p *Publisher) overflow(r *record.Record) {
 		p.drop(1, "publish queue full")
 		return
 	}
+	p.filter.Apply(r)
 	b, err := record.Encode(nil, r)
 	if err != nil {
 		p.log.Error("record not encodable", "request_id", r.RequestID, "err", err)
@@ -192,6 +199,7 @@ func (p *Publisher) Run() {
 	linger.Stop()
 	add := func(r *record.Record) {
 		start := len(buf)
+		p.filter.Apply(r)
 		var err error
 		buf, err = record.Encode(buf, r)
 		if err != nil {

@@ -525,11 +525,13 @@ func clipMessage(s string) string {
 	return strings.ToValidUTF8(s, "�")
 }
 
-// truncateBody copies a body for the record, cut at record_body_bytes.
+// truncateBody copies a body for the record. A body over record_body_bytes
+// is marked truncated and kept only bodyMargin bytes past the limit: the
+// BodyFilter cuts it at the limit once redacted.
 func (ex *exchange) truncateBody(b []byte) string {
 	if max := ex.s.cfg.RecordBodyBytes; len(b) > max {
 		ex.rec.BodyTruncated = true
-		return strings.ToValidUTF8(string(b[:max]), "")
+		return string(b[:min(len(b), max+bodyMargin)])
 	}
 	return string(b)
 }

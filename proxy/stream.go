@@ -277,15 +277,16 @@ func (st *streamState) reassembled(costNUSD int64) string {
 	b = append(b, `,"model":`...)
 	b = jsonx.AppendString(b, st.model)
 	b = append(b, `,"choices":[`...)
+	// Cut past the limit like truncateBody, for the BodyFilter to finish.
 	st.truncated = st.tally.lost
-	room := st.bodyMax
+	room := st.bodyMax + bodyMargin
 	for i := range st.contents {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		text := st.contents[i].String()
 		if len(text) > room {
-			text, st.truncated = strings.ToValidUTF8(text[:max(room, 0)], ""), true
+			text = strings.ToValidUTF8(text[:max(room, 0)], "")
 		}
 		room -= len(text)
 		b = append(b, `{"index":`...)

@@ -98,6 +98,11 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 	if st := sp.Stats(); st.Records > 0 {
 		log.Info("spooled records from an earlier run will be sent to Kafka", "records", st.Records, "dir", cfg.Proxy.Spool.Dir)
 	}
+	filter, err := proxy.NewBodyFilter(&cfg.Proxy)
+	if err != nil {
+		sp.Close()
+		return nil, err
+	}
 	writer := kafkax.NewWriter(cfg.Kafka, cfg.Kafka.Topic, publishBatch)
 	publisher := proxy.NewPublisher(writer, proxy.PublisherOptions{
 		QueueSize: cfg.Proxy.PublishQueue,
@@ -105,6 +110,7 @@ func newProxyApp(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pr
 		Linger:    cfg.Proxy.PublishLinger,
 		Spool:     sp,
 		Logger:    log.With("component", "publisher"),
+		Filter:    filter,
 	})
 	reg := newRegistry()
 	proxy.RegisterPublisher(reg, publisher)
