@@ -1,6 +1,7 @@
 package jsonx
 
 import (
+	"bytes"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -110,10 +111,19 @@ func AppendUnquoted(dst, raw []byte) ([]byte, error) {
 			}
 			i += 2
 		case c < utf8.RuneSelf:
-			// Copy the run of plain ASCII at once.
-			j := i + 1
-			for j < len(s) && s[j] < utf8.RuneSelf && s[j] != '\\' {
-				j++
+			// Copy the run up to the next escape at once when it is valid
+			// UTF-8 (utf8.Valid is fast on ASCII); else only its ASCII.
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				j = len(s)
+			} else {
+				j += i
+			}
+			if !utf8.Valid(s[i:j]) {
+				j = i + 1
+				for j < len(s) && s[j] < utf8.RuneSelf && s[j] != '\\' {
+					j++
+				}
 			}
 			dst = append(dst, s[i:j]...)
 			i = j

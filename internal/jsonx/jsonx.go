@@ -12,6 +12,7 @@ import (
 	"errors"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // ErrNotObject is returned when the input is not a JSON object.
@@ -263,10 +264,11 @@ func Unquote(raw []byte) (string, error) {
 	}
 	// Escapes, or invalid UTF-8 that becomes U+FFFD as encoding/json does.
 	out, err := AppendUnquoted(make([]byte, 0, len(raw)), raw)
-	if err != nil {
+	if err != nil || len(out) == 0 {
 		return "", err
 	}
-	return string(out), nil
+	// out is referenced nowhere else: the string can own it.
+	return unsafe.String(&out[0], len(out)), nil
 }
 
 // Int parses a raw JSON number that is an integer (as token counts are);
