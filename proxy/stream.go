@@ -266,16 +266,7 @@ func (st *streamState) completionEstimate() int64 {
 // reassembled renders the streamed completion as the chat.completion it
 // amounts to, for the record.
 func (st *streamState) reassembled(costNUSD int64) string {
-	b := []byte(`{"id":`)
-	b = jsonx.AppendString(b, st.id)
-	if st.text {
-		b = append(b, `,"object":"text_completion","created":`...)
-	} else {
-		b = append(b, `,"object":"chat.completion","created":`...)
-	}
-	b = strconv.AppendInt(b, st.created, 10)
-	b = append(b, `,"model":`...)
-	b = jsonx.AppendString(b, st.model)
+	b := st.appendHead(nil, "chat.completion")
 	b = append(b, `,"choices":[`...)
 	// Cut past the limit like truncateBody, for the BodyFilter to finish.
 	st.truncated = st.tally.lost
@@ -447,19 +438,27 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 // usageChunk is the chunk that ends a stream with its usage: no choices,
 // only usage, as OpenAI sends it when asked for.
 func usageChunk(st *streamState, u record.Usage, costNUSD int64) []byte {
-	b := []byte(`{"id":`)
-	b = jsonx.AppendString(b, st.id)
-	if st.text {
-		b = append(b, `,"object":"text_completion","created":`...)
-	} else {
-		b = append(b, `,"object":"chat.completion.chunk","created":`...)
-	}
-	b = strconv.AppendInt(b, st.created, 10)
-	b = append(b, `,"model":`...)
-	b = jsonx.AppendString(b, st.model)
+	b := st.appendHead(nil, "chat.completion.chunk")
 	b = append(b, `,"choices":[],"usage":`...)
 	b = appendUsage(b, u, costNUSD)
 	return append(b, '}')
+}
+
+// appendHead opens a completion object with the stream's id, created and
+// model; object is the chat completion's ("chat.completion" or
+// "chat.completion.chunk"), a text completion's being "text_completion".
+func (st *streamState) appendHead(b []byte, object string) []byte {
+	b = append(b, `{"id":`...)
+	b = jsonx.AppendString(b, st.id)
+	if st.text {
+		object = "text_completion"
+	}
+	b = append(b, `,"object":"`...)
+	b = append(b, object...)
+	b = append(b, `","created":`...)
+	b = strconv.AppendInt(b, st.created, 10)
+	b = append(b, `,"model":`...)
+	return jsonx.AppendString(b, st.model)
 }
 
 // errorChunk is the one chunk that ends a stream whose upstream failed
