@@ -261,7 +261,10 @@ type Pricing struct {
 	Output      Price `yaml:"output"`
 	CachedInput Price `yaml:"cached_input"`
 	CacheWrite  Price `yaml:"cache_write"`
-	Request     Price `yaml:"request"`
+	// Reasoning prices reasoning tokens (part of the completion) where a
+	// provider bills them apart; unset, they are billed as output.
+	Reasoning Price `yaml:"reasoning"`
+	Request   Price `yaml:"request"`
 }
 
 // Mock configures `switchyard mock`, the simulated providers. Each provider

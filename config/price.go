@@ -111,6 +111,15 @@ func (p Pricing) CachedInputPrice() Price {
 	return p.Input
 }
 
+// ReasoningPrice is the price of a reasoning token: reasoning, or output
+// when no separate price is given.
+func (p Pricing) ReasoningPrice() Price {
+	if p.Reasoning.Set {
+		return p.Reasoning
+	}
+	return p.Output
+}
+
 // CacheWritePrice is the price of a token written to the prompt cache:
 // cache_write, or input when no separate price is given.
 func (p Pricing) CacheWritePrice() Price {

@@ -50,12 +50,10 @@ type Model struct {
 	Name     string
 	Provider string
 	Aliases  []string
-	Pricing  config.Pricing
-	// Reasoning is the price of reasoning tokens where it differs from
-	// Output (unset for every shipped model; config.Pricing has no field
-	// for it, so Lookup leaves it out).
-	Reasoning config.Price
-	Note      string
+	// Pricing's Reasoning is set only where reasoning tokens are priced
+	// apart from output (no shipped model is).
+	Pricing config.Pricing
+	Note    string
 }
 
 type fileCatalog struct {
@@ -144,10 +142,10 @@ func Parse(data []byte) (*Catalog, error) {
 					Output:      fm.Output,
 					CachedInput: fm.CachedInput,
 					CacheWrite:  fm.CacheWrite,
+					Reasoning:   fm.Reasoning,
 					Request:     fm.Request,
 				},
-				Reasoning: fm.Reasoning,
-				Note:      fm.Note,
+				Note: fm.Note,
 			}
 			if !fm.Input.Set || !fm.Output.Set {
 				errs = append(errs, fmt.Errorf("%s: model %s: input and output prices are required", path, name))
@@ -259,6 +257,7 @@ func (c *Catalog) Resolve(d config.Deployment) config.Pricing {
 		Output:      pick(own.Output, list.Output),
 		CachedInput: pick(own.CachedInput, list.CachedInput),
 		CacheWrite:  pick(own.CacheWrite, list.CacheWrite),
+		Reasoning:   pick(own.Reasoning, list.Reasoning),
 		Request:     pick(own.Request, list.Request),
 	}
 }

@@ -245,7 +245,7 @@ func TestParseErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, found := c.Model("M-LATEST")
-	if !found || m.Pricing.Request != usd("0.000001") || m.Reasoning != usd("3") {
+	if !found || m.Pricing.Request != usd("0.000001") || m.Pricing.Reasoning != usd("3") {
 		t.Errorf("parsed %+v", m)
 	}
 }

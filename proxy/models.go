@@ -155,7 +155,11 @@ func appendPricing(b []byte, p config.Pricing) []byte {
 	b = jsonx.AppendString(b, config.FormatPerToken(p.CacheWritePrice()))
 	b = append(b, `,"request":`...)
 	b = jsonx.AppendString(b, config.FormatUSD(p.Request.NanoUSD))
-	return append(b, `,"image":"0","web_search":"0","internal_reasoning":"0"}`...)
+	b = append(b, `,"image":"0","web_search":"0","internal_reasoning":`...)
+	// OpenRouter's internal_reasoning is a price apart; "0" means billed
+	// as completion.
+	b = jsonx.AppendString(b, config.FormatPerToken(p.Reasoning))
+	return append(b, '}')
 }
 
 func appendOptionalInt(b []byte, n int) []byte {

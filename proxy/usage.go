@@ -14,7 +14,8 @@ import (
 //
 // Prompt tokens include cached and cache-write tokens (record.Usage's
 // convention); each class is billed once, at its own price. Reasoning tokens
-// are part of completion tokens and billed at the output price.
+// are part of completion tokens, billed at the reasoning price (the output
+// price unless the deployment sets one).
 func costNanoUSD(p config.Pricing, u record.Usage) int64 {
 	cachedPrice := p.CachedInputPrice().NanoUSD
 	cacheWritePrice := p.CacheWritePrice().NanoUSD
@@ -32,7 +33,9 @@ func costNanoUSD(p config.Pricing, u record.Usage) int64 {
 	add(uncached, p.Input.NanoUSD)
 	add(u.CachedTokens, cachedPrice)
 	add(u.CacheWriteTokens, cacheWritePrice)
-	add(u.CompletionTokens, p.Output.NanoUSD)
+	reasoning := min(max(u.ReasoningTokens, 0), max(u.CompletionTokens, 0))
+	add(u.CompletionTokens-reasoning, p.Output.NanoUSD)
+	add(reasoning, p.ReasoningPrice().NanoUSD)
 	// Round half up: add half a million before dividing by a million.
 	var carry uint64
 	lo, carry = bits.Add64(lo, 500_000, 0)

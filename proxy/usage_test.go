@@ -38,6 +38,11 @@ func TestCostNanoUSD(t *testing.T) {
 		// Anthropic: 100 uncached × 3000 + 2000 read × 300 + 1000 write × 3750 + 200 out × 15000.
 		{"cache reads and writes", claude, record.Usage{PromptTokens: 3100, CachedTokens: 2000, CacheWriteTokens: 1000, CompletionTokens: 200}, 100*3000 + 2000*300 + 1000*3750 + 200*15000},
 		{"reasoning is inside completion", gpt4o, record.Usage{PromptTokens: 10, CompletionTokens: 100, ReasoningTokens: 80}, 10*2500 + 100*10000},
+		// 20 answer tokens × 10000 + 80 reasoning tokens × 3500.
+		{"reasoning priced apart", config.Pricing{Input: mustPrice(t, "2.50"), Output: mustPrice(t, "10"), Reasoning: mustPrice(t, "3.5")},
+			record.Usage{PromptTokens: 10, CompletionTokens: 100, ReasoningTokens: 80}, 10*2500 + 20*10000 + 80*3500},
+		{"reasoning over completion is capped", config.Pricing{Output: mustPrice(t, "10"), Reasoning: mustPrice(t, "1")},
+			record.Usage{CompletionTokens: 10, ReasoningTokens: 50}, 10 * 1000},
 		{"per-request price", config.Pricing{Request: mustPrice(t, "0.005")}, record.Usage{PromptTokens: 5}, 5_000_000},
 		{"no usage", gpt4o, record.Usage{}, 0},
 	}
