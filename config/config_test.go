@@ -26,8 +26,11 @@ func TestExampleConfig(t *testing.T) {
 	if cfg.Providers[0].APIKey != "sk-o" || cfg.Keys[0].Key != "sk-admin-000000" || cfg.ClickHouse.Password != "" {
 		t.Errorf("interpolation: %q %q %q", cfg.Providers[0].APIKey, cfg.Keys[0].Key, cfg.ClickHouse.Password)
 	}
-	if got := cfg.Models[0].Deployments[0].Pricing.CachedInput; got.NanoUSD != 75_000_000 || !got.Set {
+	if got := cfg.Models[0].Deployments[1].Pricing.CachedInput; got.NanoUSD != 75_000_000 || !got.Set {
 		t.Errorf("cached_input = %+v, want exactly 0.075 USD", got)
+	}
+	if cfg.Models[0].Deployments[0].Pricing.Input.Set {
+		t.Error("a deployment without pricing has a price set")
 	}
 	if !cfg.Models[1].Deployments[0].Pricing.CacheWrite.Set || cfg.Models[3].Deployments[0].Pricing.CacheWrite.Set {
 		t.Error("an absent price is marked as set")
