@@ -152,6 +152,7 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&ch.Database, DefaultDatabase)
 	setDefault(&ch.Username, "default")
 	setDefault(&ch.DialTimeout, 5*time.Second)
+	setDefault(&ch.Compression, CompressionAuto)
 }
 
 func setDefault[T comparable](field *T, value T) {
@@ -254,6 +255,11 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			bad(fmt.Sprintf("clickhouse.addr[%d]", i), "%q is not host:port", a)
 		}
+	}
+	switch c.ClickHouse.Compression {
+	case CompressionAuto, CompressionLZ4, CompressionZSTD, CompressionNone:
+	default:
+		bad("clickhouse.compression", "%q must be auto, lz4, zstd or none", c.ClickHouse.Compression)
 	}
 	if !validIdentifier(c.ClickHouse.Database) {
 		bad("clickhouse.database", "%q must be letters, digits and underscores", c.ClickHouse.Database)

@@ -14,7 +14,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -58,9 +60,7 @@ func Options(cfg config.ClickHouse) *clickhouse.Options {
 		ClientInfo: clickhouse.ClientInfo{
 			Products: []struct{ Name, Version string }{{Name: "switchyard"}},
 		},
-		// LZ4 is cheap on CPU and is what the server itself stores with
-		// by default; bodies compress several-fold.
-		Compression:     &clickhouse.Compression{Method: clickhouse.CompressionLZ4},
+		Compression:     compression(cfg),
 		DialTimeout:     dialTimeout,
 		MaxOpenConns:    maxOpenConns,
 		MaxIdleConns:    maxIdleConns,
@@ -69,6 +69,41 @@ func Options(cfg config.ClickHouse) *clickhouse.Options {
 		// skipped at dial time.
 		ConnOpenStrategy: clickhouse.ConnOpenRoundRobin,
 	}
+}
+
+// compression returns the block compression of cfg.Compression. Over a
+// network, LZ4 is cheap on CPU and bodies compress several-fold; to a
+// server on the same machine it only costs CPU on both sides (a quarter of
+// the ingester's, and the server's to decompress), so auto leaves it off
+// when every address is a loopback one.
+func compression(cfg config.ClickHouse) *clickhouse.Compression {
+	switch cfg.Compression {
+	case config.CompressionNone:
+		return nil
+	case config.CompressionZSTD:
+		return &clickhouse.Compression{Method: clickhouse.CompressionZSTD}
+	case config.CompressionLZ4:
+		return &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	}
+	for _, a := range cfg.Addr {
+		if !loopback(a) {
+			return &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+		}
+	}
+	return nil
+}
+
+// loopback reports whether a host:port names this machine.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Open connects to cfg.Database over the native protocol, creating the
