@@ -1,6 +1,7 @@
 package jsonx
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -226,4 +227,32 @@ func FuzzUnquote(f *testing.F) {
 			t.Fatalf("Unquote(%q) = %q, %v; encoding/json reads %q", raw, got, err, want)
 		}
 	})
+}
+
+// TestMayStop checks the word-at-a-time scan: a word holding a byte that
+// ends a string run is always flagged, whatever its place and neighbours,
+// and a word of plain printable ASCII never is.
+func TestMayStop(t *testing.T) {
+	stop := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
+	word := func(fill, b byte, pos int) uint64 {
+		var w [8]byte
+		for i := range w {
+			w[i] = fill
+		}
+		w[pos] = b
+		return binary.LittleEndian.Uint64(w[:])
+	}
+	for _, fill := range []byte{'a', ' ', 0x7f, 0x80, 0xff} {
+		for pos := 0; pos < 8; pos++ {
+			for b := 0; b < 256; b++ {
+				got := mayStop(word(fill, byte(b), pos))
+				if stop(byte(b)) && !got {
+					t.Fatalf("byte %#x at %d among %#x: not flagged", b, pos, fill)
+				}
+				if fill == 'a' && b >= 0x20 && b < 0x7f && !stop(byte(b)) && got {
+					t.Fatalf("plain text byte %q at %d flagged", rune(b), pos)
+				}
+			}
+		}
+	}
 }
