@@ -119,10 +119,10 @@ func NewPublisher(w MessageWriter, o PublisherOptions) *Publisher {
 	}
 }
 
-// Publish enqueues r without waiting; r belongs to the publisher from
-// then on. When the queue is full the record is
-// spooled at once, from the caller's goroutine: an append to a file, the
-// only work a request ever does for its record beyond the enqueue.
+// Publish enqueues r without waiting; r belongs to the publisher from then
+// on. When the queue is full the record is spooled at once, from the
+// caller's goroutine: an append to a file, the only work a request ever
+// does for its record beyond the enqueue.
 func (p *Publisher) Publish(r *record.Record) {
 	select {
 	case p.queue <- r:
