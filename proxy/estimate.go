@@ -17,6 +17,13 @@ import (
 // marks the record's usage as estimated. The work is done only when the
 // provider's usage is missing.
 
+// missingUsage reports whether a provider's usage says nothing: absent, or
+// every count zero (which no real request has: a prompt always has
+// tokens), as some servers send it.
+func missingUsage(u *record.Usage) bool {
+	return u == nil || u.PromptTokens == 0 && u.CompletionTokens == 0 && u.CachedTokens == 0 && u.CacheWriteTokens == 0
+}
+
 // estimateUsage sets the record's usage to an estimate: the prompt counted
 // from the client's request (kind k, for the upstream model), the
 // completion as given, and prices it at the deployment's prices.

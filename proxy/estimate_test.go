@@ -169,3 +169,39 @@ func TestCanceledStreamIsBilled(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyUsageIsEstimated checks that a usage object of zeros (as some
+// servers and Gemini's embeddings send) counts as none: the record and the
+// client get an estimate in its place.
+func TestEmptyUsageIsEstimated(t *testing.T) {
+	p := startProxy(t, testSetup{
+		providers: []config.Provider{{Name: "up", Type: "openai", BaseURL: "http://up.invalid"}},
+		models: []config.Model{{Name: "emb", Deployments: []config.Deployment{{Provider: "up", Model: "text-embedding-3-small",
+			Capabilities: config.Capabilities{Endpoints: []string{"embeddings"}}}}}},
+	})
+	p.srv.upstreams = map[string]provider.Adapter{"up": upstreamFunc(func(context.Context, string, []byte, bool) (*http.Response, error) {
+		body := `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.1,0.2]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":0,"total_tokens":0}}`
+		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body))}, nil
+	})}
+	inputs := []string{"The quick brown fox jumps over the lazy dog.", "Switchyards sort freight cars by destination."}
+	resp := p.post(t, "/v1/embeddings", `{"model":"emb","input":`+string(mustJSON(t, inputs))+`}`)
+	var out struct {
+		Data  []any `json:"data"`
+		Usage struct {
+			PromptTokens int64   `json:"prompt_tokens"`
+			Cost         float64 `json:"cost"`
+			Estimated    bool    `json:"estimated"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(readBody(t, resp), &out); err != nil || len(out.Data) != 1 {
+		t.Fatalf("response: %v %+v", err, out)
+	}
+	want := int64(tokens.Count("text-embedding-3-small", inputs[0]) + tokens.Count("text-embedding-3-small", inputs[1]))
+	rec := p.sink.next(t)
+	if !rec.Usage.Estimated || rec.Usage.PromptTokens != want || rec.Usage.CompletionTokens != 0 || rec.CostNUSD == 0 {
+		t.Fatalf("record usage %+v cost %d, want %d prompt tokens", rec.Usage, rec.CostNUSD, want)
+	}
+	if !out.Usage.Estimated || out.Usage.PromptTokens != want || out.Usage.Cost != float64(rec.CostNUSD)/1e9 {
+		t.Fatalf("client's usage %+v", out.Usage)
+	}
+}

@@ -348,15 +348,18 @@ func (ex *exchange) relayJSON(k *kind, cand route.Candidate, resp *http.Response
 	rec := ex.rec
 	rec.FinishReason = finish
 	out := body
-	if usage != nil {
+	if !missingUsage(usage) {
 		rec.Usage = *usage
 		rec.CostNUSD = costNanoUSD(cand.Pricing, rec.Usage)
 		out = withUsageCost(body, span, rec.CostNUSD)
 	} else {
 		// No usage from the provider: counted here, and given to the
-		// client as an estimated usage object.
+		// client as an estimated usage object, in place of the empty one.
 		ex.estimateUsage(k, cand, completionTokens(k, cand.Model, body))
-		if with, err := jsonx.Set(body, "usage", appendUsage(nil, rec.Usage, rec.CostNUSD)); err == nil {
+		estimated := appendUsage(nil, rec.Usage, rec.CostNUSD)
+		if usage != nil {
+			out = append(append(append([]byte(nil), body[:span.start]...), estimated...), body[span.end:]...)
+		} else if with, err := jsonx.Set(body, "usage", estimated); err == nil {
 			out = with
 		}
 	}

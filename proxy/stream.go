@@ -408,13 +408,15 @@ func (ex *exchange) relayStream(k *kind, cand route.Candidate, resp *http.Respon
 
 	sw.stopKeepAlive()
 	rec.FinishReason = st.finishReason
-	if st.usage == nil {
+	if missingUsage(st.usage) {
 		// The provider sent no usage (it does not report any on streams,
-		// or the stream was cut short): estimated from what was relayed,
-		// and sent to a client still listening in the usual last chunk.
+		// or the stream was cut short), or an empty one: estimated from
+		// what was relayed, and sent to a client still listening in the
+		// usual last chunk unless it had one.
+		sent := st.usage != nil
 		ex.estimateUsage(k, cand, st.completionEstimate())
 		st.usage = &rec.Usage
-		if streamErr == nil {
+		if streamErr == nil && !sent {
 			_ = send(usageChunk(&st, rec.Usage, rec.CostNUSD))
 		}
 	}
