@@ -117,11 +117,30 @@ func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) erro
 		if err != nil {
 			return fmt.Errorf("append request %s: %w", r.RequestID, err)
 		}
+		if err := flushEvery(batch); err != nil {
+			return fmt.Errorf("insert requests: %w", err)
+		}
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert requests: %w", err)
 	}
 	return nil
+}
+
+// blockRows is how many rows go in one block of an insert. A batch of tens
+// of thousands of records is sent as several blocks of one INSERT, which
+// the server squashes into one part (min_insert_block_size_rows), so that
+// the client's column buffers are reused from block to block instead of
+// growing to hold the whole batch: growing them (copying, zeroing fresh
+// memory) was a sixth of the ingester's CPU.
+const blockRows = 4096
+
+// flushEvery sends the batch's block once it holds blockRows rows.
+func flushEvery(batch driver.Batch) error {
+	if batch.Rows() < blockRows {
+		return nil
+	}
+	return batch.Flush()
 }
 
 // unstored returns the items whose request id is not in `requests` yet,
@@ -221,6 +240,9 @@ func (s *ClickHouseStore) insertBodies(ctx context.Context, items []Item) error 
 			return fmt.Errorf("append bodies %s: %w", r.RequestID, err)
 		}
 		rows++
+		if err := flushEvery(batch); err != nil {
+			return fmt.Errorf("insert bodies: %w", err)
+		}
 	}
 	if rows == 0 {
 		return nil
