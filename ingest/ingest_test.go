@@ -415,3 +415,37 @@ func TestOffsetFenceSkipsWhatIsStoredButUncommitted(t *testing.T) {
 		t.Errorf("fence %v covers %d offsets, want %d", fence, total, n)
 	}
 }
+
+// TestLargeBatchIsOnePart checks that a batch sent as many blocks of one
+// INSERT still lands as one part per table (the server squashes the
+// blocks): one part per block would multiply merges and approach the
+// server's too-many-parts limit under load.
+func TestLargeBatchIsOnePart(t *testing.T) {
+	chcfg := testenv.ClickHouse(t)
+	conn := testenv.Conn(t, chcfg)
+	ctx := context.Background()
+	for _, table := range []string{"requests", "request_bodies"} {
+		if err := conn.Exec(ctx, "SYSTEM STOP MERGES "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 3*blockRows + 100
+	recs := make([]*record.Record, n)
+	base := time.Now().UnixMilli()
+	for i := range recs {
+		recs[i] = testRecord(i)
+		recs[i].StartedAtMs = base // one partition
+	}
+	if err := NewClickHouseStore(conn).Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"requests", "request_bodies"} {
+		var parts, rows uint64
+		if err := conn.QueryRow(ctx, "SELECT count(), sum(rows) FROM system.parts WHERE database = currentDatabase() AND table = ? AND active", table).Scan(&parts, &rows); err != nil {
+			t.Fatal(err)
+		}
+		if parts != 1 || rows != n {
+			t.Errorf("%s: %d rows in %d parts, want %d in 1", table, rows, parts, n)
+		}
+	}
+}
