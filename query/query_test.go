@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -359,5 +360,50 @@ func TestDatabaseDown(t *testing.T) {
 		if w.Code != http.StatusServiceUnavailable {
 			t.Errorf("%s with the database down: status %d, want 503: %s", path, w.Code, w.Body)
 		}
+	}
+}
+
+// TestListAcrossWindows pages through requests spread over ten days: the
+// list searches the newest hour first, then longer and longer slices, and
+// must still return every request once, newest first, across the slices'
+// edges and the pages'.
+func TestListAcrossWindows(t *testing.T) {
+	a := startAPI(t)
+	now := time.Now().UnixMilli()
+	var want []string
+	for i := 0; i < 12; i++ {
+		r := sample(now-int64(i)*19*3600_000-1000, i)
+		a.insert(t, r)
+		want = append(want, r.RequestID)
+	}
+	from := fmt.Sprint(now - 10*24*3600_000)
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("the cursor does not advance")
+		}
+		var page listPage
+		path := "/v1/requests?limit=5&from=" + from
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		if status := a.get(t, adminKey, path, &page); status != 200 {
+			t.Fatalf("status %d", status)
+		}
+		for _, r := range page.Data {
+			got = append(got, r.RequestID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paged\n%v\nwant, newest first,\n%v", got, want)
+	}
+	var page listPage
+	a.get(t, adminKey, "/v1/requests?limit=1000&user=alice&from="+from, &page)
+	if len(page.Data) != 6 || page.NextCursor != "" {
+		t.Fatalf("alice's requests: %d, cursor %q", len(page.Data), page.NextCursor)
 	}
 }

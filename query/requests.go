@@ -1,6 +1,8 @@
 package query
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -82,7 +84,7 @@ var filterColumns = []struct{ param, column string }{
 // by (started_at_ms, request_id), bodies left out.
 func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, k *keys.Key) {
 	q := r.URL.Query()
-	where, ok := s.recordFilter(w, q, k)
+	where, from, to, ok := s.recordFilter(w, q, k)
 	if !ok {
 		return
 	}
@@ -102,10 +104,9 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, k *keys.Ke
 			return
 		}
 		where.add("(started_at_ms, request_id) < (?, ?)", uint64(c.startedAtMs), c.requestID)
+		to = min(to, c.startedAtMs+1)
 	}
-	sql := "SELECT " + recordColumns + " FROM requests WHERE " + where.String() +
-		" ORDER BY started_at_ms DESC, request_id DESC, ingested_at DESC LIMIT 1 BY request_id LIMIT " + strconv.Itoa(limit+1)
-	recs, err := queryRecords(r.Context(), s.conn, sql, where.args...)
+	recs, err := s.page(r.Context(), where, from, to, limit+1)
 	if err != nil {
 		s.dbError(w, r, err)
 		return
@@ -122,18 +123,74 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request, k *keys.Ke
 	writeJSON(w, http.StatusOK, &page)
 }
 
-// recordFilter builds the WHERE clause shared by the list and spend
-// endpoints: the time range, equality filters, tags, metadata and the key's
-// scope. On a bad parameter it answers 400 and returns false.
-func (s *Server) recordFilter(w http.ResponseWriter, q map[string][]string, k *keys.Key) (*whereClause, bool) {
+// firstWindow is the span of the newest slice of the range that page
+// searches first; each next slice is windowGrowth times longer.
+const (
+	firstWindow  = time.Hour
+	windowGrowth = 8
+)
+
+// page returns up to n records matching where, newest first, from the
+// range [from, to) in epoch ms, in two steps. First the page's ids, read
+// from the few columns that filter and sort, and from the newest slice of
+// the range that holds enough of them: an hour, then eight more, and so
+// on (the server cannot read a table in its sort order backwards, so a
+// 30-day range would otherwise be sorted whole for one page). Then the
+// records of those ids alone: in one step the server would read every
+// column of every matching row to return n of them.
+func (s *Server) page(ctx context.Context, where *whereClause, from, to int64, n int) ([]*record.Record, error) {
+	var ids []string
+	var oldest, newest uint64
+	span := firstWindow.Milliseconds()
+	for hi := to; hi > from && len(ids) < n; span *= windowGrowth {
+		lo := max(from, hi-span)
+		window := whereClause{conds: append([]string(nil), where.conds...), args: append([]any(nil), where.args...)}
+		window.add("ts BETWEEN toDateTime(?, 'UTC') AND toDateTime(?, 'UTC')", secondsOf(lo), secondsOf(hi))
+		window.add("started_at_ms >= ? AND started_at_ms < ?", uint64(lo), uint64(hi))
+		rows, err := s.conn.Query(ctx, "SELECT started_at_ms, request_id FROM requests WHERE "+window.String()+
+			" ORDER BY started_at_ms DESC, request_id DESC LIMIT 1 BY request_id LIMIT "+strconv.Itoa(n-len(ids)), window.args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var ms uint64
+			var id string
+			if err := rows.Scan(&ms, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan: %w", err)
+			}
+			if len(ids) == 0 {
+				newest = ms
+			}
+			oldest = ms
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		hi = lo
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return queryRecords(ctx, s.conn, "SELECT "+recordColumns+" FROM requests"+
+		" WHERE ts BETWEEN toDateTime(?, 'UTC') AND toDateTime(?, 'UTC') AND request_id IN (SELECT arrayJoin(?))"+
+		" ORDER BY started_at_ms DESC, request_id DESC, ingested_at DESC LIMIT 1 BY request_id",
+		secondsOf(int64(oldest)), secondsOf(int64(newest)), ids)
+}
+
+// recordFilter reads the list endpoint's time range (epoch ms, from
+// inclusive, to exclusive) and builds the WHERE clause of its other
+// filters: equality filters, tags, metadata and the key's scope. On a bad
+// parameter it answers 400 and returns false.
+func (s *Server) recordFilter(w http.ResponseWriter, q map[string][]string, k *keys.Key) (where *whereClause, from, to int64, ok bool) {
 	from, to, err := timeRange(q, time.Now())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_time_range", err.Error())
-		return nil, false
+		return nil, 0, 0, false
 	}
-	where := &whereClause{}
-	where.add("ts BETWEEN toDateTime(?, 'UTC') AND toDateTime(?, 'UTC')", secondsOf(from), secondsOf(to))
-	where.add("started_at_ms >= ? AND started_at_ms < ?", uint64(from), uint64(to))
+	where = &whereClause{}
 	for _, f := range filterColumns {
 		if vs := q[f.param]; len(vs) > 0 {
 			where.add(f.column+" = ?", vs[0])
@@ -143,13 +200,13 @@ func (s *Server) recordFilter(w http.ResponseWriter, q map[string][]string, k *k
 		where.add("has(tags, ?)", tag)
 	}
 	for _, kv := range q["metadata"] {
-		key, value, ok := strings.Cut(kv, ":")
-		if !ok || key == "" {
+		key, value, found := strings.Cut(kv, ":")
+		if !found || key == "" {
 			writeError(w, http.StatusBadRequest, "invalid_metadata", "metadata filters are key:value")
-			return nil, false
+			return nil, 0, 0, false
 		}
 		where.add("arrayExists((k, v) -> k = ? AND v = ?, metadata.key, metadata.value)", strings.ToLower(key), value)
 	}
 	scope(where, k)
-	return where, true
+	return where, from, to, true
 }
