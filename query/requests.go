@@ -32,7 +32,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request, k *keys.Key)
 	} else {
 		where.add("ts >= toDateTime(?, 'UTC')", uint32(time.Now().Add(-30*24*time.Hour).Unix()))
 	}
-	bodyWhere := whereClause{conds: append([]string(nil), where.conds...), args: append([]any(nil), where.args...)}
+	bodyWhere := where.clone()
 	scope(&where, k)
 	recs, err := queryRecords(r.Context(), s.conn,
 		"SELECT "+recordColumns+" FROM requests WHERE "+where.String()+" ORDER BY ingested_at DESC LIMIT 1", where.args...)
@@ -144,7 +144,7 @@ func (s *Server) page(ctx context.Context, where *whereClause, from, to int64, n
 	span := firstWindow.Milliseconds()
 	for hi := to; hi > from && len(ids) < n; span *= windowGrowth {
 		lo := max(from, hi-span)
-		window := whereClause{conds: append([]string(nil), where.conds...), args: append([]any(nil), where.args...)}
+		window := where.clone()
 		window.add("ts BETWEEN toDateTime(?, 'UTC') AND toDateTime(?, 'UTC')", secondsOf(lo), secondsOf(hi))
 		window.add("started_at_ms >= ? AND started_at_ms < ?", uint64(lo), uint64(hi))
 		rows, err := s.conn.Query(ctx, "SELECT started_at_ms, request_id FROM requests WHERE "+window.String()+

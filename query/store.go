@@ -104,6 +104,11 @@ func (w *whereClause) add(cond string, args ...any) {
 	w.args = append(w.args, args...)
 }
 
+// clone returns a copy that conditions can be added to without changing w.
+func (w *whereClause) clone() whereClause {
+	return whereClause{conds: append([]string(nil), w.conds...), args: append([]any(nil), w.args...)}
+}
+
 func (w *whereClause) String() string {
 	if len(w.conds) == 0 {
 		return "1"
