@@ -28,9 +28,11 @@ type Fetcher interface {
 }
 
 // Store persists decoded records. InsertItems must be idempotent: items
-// already stored are left out, so a retry stores and counts nothing twice.
+// already stored, and repeats, are left out, so a retry stores and counts
+// nothing twice. It returns how many items it stored; a call that fails
+// stores none of them (or what it stored counts as stored by the retry).
 type Store interface {
-	InsertItems(ctx context.Context, items []Item) error
+	InsertItems(ctx context.Context, items []Item) (int, error)
 }
 
 // Fencer is an optional Store capability: the highest Kafka offset stored
@@ -61,6 +63,7 @@ type Options struct {
 type Stats struct {
 	Inserted     int64 // records written to the store
 	Fenced       int64 // records skipped: already stored, by the offset fence
+	Duplicates   int64 // records skipped by the store: already stored, or repeated in a batch
 	Batches      int64
 	DeadLettered int64
 	StoreErrors  int64 // failed calls to the store: inserts and fence reads (each retried)
@@ -75,7 +78,7 @@ type Ingester struct {
 	opts Options
 	log  *slog.Logger
 
-	inserted, fenced, batches, deadLettered, storeErrors, lastFlush atomic.Int64
+	inserted, fenced, duplicates, batches, deadLettered, storeErrors, lastFlush atomic.Int64
 
 	// fence is the highest offset known stored, per partition; last is the
 	// highest offset this process handled. A partition seen for the first
@@ -104,6 +107,7 @@ func (in *Ingester) Stats() Stats {
 	return Stats{
 		Inserted:     in.inserted.Load(),
 		Fenced:       in.fenced.Load(),
+		Duplicates:   in.duplicates.Load(),
 		Batches:      in.batches.Load(),
 		DeadLettered: in.deadLettered.Load(),
 		StoreErrors:  in.storeErrors.Load(),
@@ -230,8 +234,10 @@ func (in *Ingester) flush(ctx context.Context, batch []message) error {
 		}
 		stored = append(stored, it)
 	}
+	var inserted int
 	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
-		err := in.dst.InsertItems(ctx, stored)
+		var err error
+		inserted, err = in.dst.InsertItems(ctx, stored)
 		if err != nil {
 			in.storeErrors.Add(1)
 			in.log.Warn("insert failed; retrying", "records", len(stored), "err", err)
@@ -263,7 +269,8 @@ func (in *Ingester) flush(ctx context.Context, batch []message) error {
 			in.fence[k] = m.Offset
 		}
 	}
-	in.inserted.Add(int64(len(stored)))
+	in.inserted.Add(int64(inserted))
+	in.duplicates.Add(int64(len(stored) - inserted))
 	in.batches.Add(1)
 	in.lastFlush.Store(time.Now().UnixMilli())
 	return nil

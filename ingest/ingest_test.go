@@ -231,10 +231,10 @@ type flakyStore struct {
 	calls    atomic.Int32
 }
 
-func (s *flakyStore) InsertItems(ctx context.Context, items []Item) error {
+func (s *flakyStore) InsertItems(ctx context.Context, items []Item) (int, error) {
 	s.calls.Add(1)
 	if s.failures.Add(-1) >= 0 {
-		return errors.New("connection refused")
+		return 0, errors.New("connection refused")
 	}
 	return s.Store.InsertItems(ctx, items)
 }
@@ -361,7 +361,7 @@ type countingStore struct {
 	items atomic.Int64
 }
 
-func (s *countingStore) InsertItems(ctx context.Context, items []Item) error {
+func (s *countingStore) InsertItems(ctx context.Context, items []Item) (int, error) {
 	s.items.Add(int64(len(items)))
 	return s.ClickHouseStore.InsertItems(ctx, items)
 }
@@ -447,5 +447,59 @@ func TestLargeBatchIsOnePart(t *testing.T) {
 		if parts != 1 || rows != n {
 			t.Errorf("%s: %d rows in %d parts, want %d in 1", table, rows, parts, n)
 		}
+	}
+}
+
+// TestRepeatsAreCountedOnce checks the ingester's counts when a record
+// arrives twice (a proxy's replay, a rebalance's refetch): stored once,
+// counted once as stored and once as a duplicate.
+func TestRepeatsAreCountedOnce(t *testing.T) {
+	kcfg := kafkaConfig(t)
+	chcfg := testenv.ClickHouse(t)
+	values := [][]byte{encode(t, testRecord(1)), encode(t, testRecord(2)), encode(t, testRecord(1))}
+	produce(t, kcfg, values...)
+	reader := kafkax.NewReader(kcfg)
+	defer reader.Close()
+	in := New(reader, NewClickHouseStore(testenv.Conn(t, chcfg)), nil, testOptions())
+	stop := runIngester(t, in)
+	waitFor(t, "the batch stored", func() bool { return in.Stats().Batches >= 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := in.Stats(); st.Inserted != 2 || st.Duplicates != 1 {
+		t.Fatalf("stats %+v: want 2 inserted, 1 duplicate", st)
+	}
+	if got := rawCount(t, chcfg, "requests"); got != 2 {
+		t.Fatalf("requests holds %d rows, want 2", got)
+	}
+}
+
+// TestRequestsWaitForTheirBodies checks that a request is never stored
+// without its bodies: when the bodies insert fails, the requests insert is
+// not sent, and the retry stores both.
+func TestRequestsWaitForTheirBodies(t *testing.T) {
+	chcfg := testenv.ClickHouse(t)
+	conn := testenv.Conn(t, chcfg)
+	store := NewClickHouseStore(conn)
+	ctx := context.Background()
+	items := []Item{{Record: testRecord(1), Offset: -1}, {Record: testRecord(2), Offset: -1}}
+	if err := conn.Exec(ctx, "RENAME TABLE request_bodies TO request_bodies_away"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.InsertItems(ctx, items)
+	if err == nil || n != 0 {
+		t.Fatalf("insert without a bodies table: %d stored, err %v", n, err)
+	}
+	if got := rawCount(t, chcfg, "requests"); got != 0 {
+		t.Fatalf("requests holds %d rows whose bodies were not stored", got)
+	}
+	if err := conn.Exec(ctx, "RENAME TABLE request_bodies_away TO request_bodies"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := store.InsertItems(ctx, items); err != nil || n != 2 {
+		t.Fatalf("retry: %d stored, err %v", n, err)
+	}
+	if r, b := rawCount(t, chcfg, "requests"), countRows(t, chcfg, "request_bodies"); r != 2 || b != 2 {
+		t.Fatalf("requests %d, bodies %d; want 2 and 2", r, b)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -56,36 +57,44 @@ func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) err
 	for i, r := range recs {
 		items[i] = Item{Record: r, Partition: -1, Offset: -1}
 	}
-	return s.InsertItems(ctx, items)
+	_, err := s.InsertItems(ctx, items)
+	return err
 }
 
-// InsertItems stores items, leaving out those already stored, and returns
-// once both tables have them. The two inserts run at once, on two
-// connections, so that the server works on both. Bodies are written for
-// every item, stored or not: request_bodies has no views to count twice,
-// folds repeats, and this way a retry after a failure part-way never leaves
-// a request without its bodies.
-func (s *ClickHouseStore) InsertItems(ctx context.Context, items []Item) error {
+// InsertItems stores items, leaving out those already stored and repeats,
+// and returns once both tables have them, with how many requests it
+// stored. The two inserts are built at once, on two connections, so that
+// the server works on both; but the requests, which the views count and
+// the offset fence reads, are sent only once their bodies are stored. So
+// a crash at any point never leaves a stored request without its bodies:
+// the fence skips only requests whose bodies are in. Bodies are written
+// for every item, stored or not: request_bodies has no views to count
+// twice and folds repeats.
+func (s *ClickHouseStore) InsertItems(ctx context.Context, items []Item) (int, error) {
 	if len(items) == 0 {
-		return nil
+		return 0, nil
 	}
 	bodies := make(chan error, 1)
 	go func() { bodies <- s.insertBodies(ctx, items) }()
-	err := s.insertRequests(ctx, items)
-	return errors.Join(err, <-bodies)
+	bodiesStored := sync.OnceValue(func() error { return <-bodies })
+	n, err := s.insertRequests(ctx, items, bodiesStored)
+	return n, errors.Join(err, bodiesStored())
 }
 
-func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) error {
+// errBodiesFirst stops a requests insert whose bodies failed.
+var errBodiesFirst = errors.New("requests not sent: their bodies were not stored")
+
+func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item, bodiesStored func() error) (int, error) {
 	items, err := s.unstored(ctx, items)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if len(items) == 0 {
-		return nil
+		return 0, nil
 	}
 	batch, err := s.conn.PrepareBatch(ctx, insertRequests)
 	if err != nil {
-		return fmt.Errorf("prepare requests insert: %w", err)
+		return 0, fmt.Errorf("prepare requests insert: %w", err)
 	}
 	defer batch.Abort()
 	for _, it := range items {
@@ -115,21 +124,27 @@ func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) erro
 			it.Topic, int32(it.Partition), it.Offset,
 		)
 		if err != nil {
-			return fmt.Errorf("append request %s: %w", r.RequestID, err)
+			return 0, fmt.Errorf("append request %s: %w", r.RequestID, err)
 		}
 		if err := flushEvery(batch); err != nil {
-			return fmt.Errorf("insert requests: %w", err)
+			return 0, fmt.Errorf("insert requests: %w", err)
 		}
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert requests: %w", err)
+	// The server writes the part when the INSERT ends (its blocks are
+	// squashed until then): nothing of it is stored before this point.
+	if bodiesStored() != nil {
+		return 0, errBodiesFirst
 	}
-	return nil
+	if err := batch.Send(); err != nil {
+		return 0, fmt.Errorf("insert requests: %w", err)
+	}
+	return len(items), nil
 }
 
 // blockRows is how many rows go in one block of an insert. A batch of tens
 // of thousands of records is sent as several blocks of one INSERT, which
-// the server squashes into one part (min_insert_block_size_rows), so that
+// the server squashes into one part (up to min_insert_block_size_rows, a
+// million, and min_insert_block_size_bytes, 256 MiB), so that
 // the client's column buffers are reused from block to block instead of
 // growing to hold the whole batch: growing them (copying, zeroing fresh
 // memory) was a sixth of the ingester's CPU.

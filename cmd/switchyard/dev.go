@@ -271,7 +271,7 @@ func (d *devMode) waitIngested(published int64, in *ingestApp) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st := in.ingester.Stats()
-		if st.Inserted+st.DeadLettered >= published {
+		if st.Inserted+st.Duplicates+st.DeadLettered >= published {
 			return
 		}
 		if time.Now().After(deadline) {
