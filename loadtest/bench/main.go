@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ type options struct {
 	recordsTimeout time.Duration
 	quietWait      time.Duration
 	keep           bool
+	holdIngest     bool
 	// freshness
 	freshRate     int
 	freshDuration time.Duration
@@ -67,6 +69,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.recordsTimeout, "records-timeout", time.Minute, "how long to wait for every record to be stored")
 	flag.DurationVar(&o.quietWait, "quiet-wait", 20*time.Second, "before each phase, wait up to this long for other processes to leave the CPUs mostly idle")
 	flag.BoolVar(&o.keep, "keep", false, "keep the run's directory (config, logs, data) after a successful run")
+	flag.BoolVar(&o.holdIngest, "hold-ingest", false, "pause the ingester (SIGSTOP) during the overhead, streaming and peak phases, as if it and ClickHouse ran on other machines; records wait in Kafka and are stored once it resumes")
 	flag.IntVar(&o.freshRate, "fresh-rate", 200, "freshness: constant request rate (req/s) through the proxy (0 skips the freshness phase)")
 	flag.DurationVar(&o.freshDuration, "fresh-duration", 10*time.Second, "freshness: how long to send requests")
 	flag.IntVar(&o.freshEvery, "fresh-every", 10, "freshness: look up every this many-th request on the query API")
@@ -191,6 +194,22 @@ func measure(ctx context.Context, o options, s *stack) error {
 
 	r := newReport(o, s)
 	r.header()
+	resumeIngest := func() {}
+	if o.holdIngest {
+		// Records wait in Kafka meanwhile. The ingester resumes before the
+		// freshness phase and the record check, and on every way out.
+		if err := s.ingester.signal(syscall.SIGSTOP); err != nil {
+			return err
+		}
+		var once sync.Once
+		resumeIngest = func() {
+			once.Do(func() {
+				progress("resuming the ingester")
+				_ = s.ingester.signal(syscall.SIGCONT)
+			})
+		}
+		defer resumeIngest()
+	}
 	for _, rate := range o.rates {
 		waitQuiet(ctx, o.quietWait)
 		pacer := vegeta.ConstantPacer{Freq: rate, Per: time.Second}
@@ -248,6 +267,8 @@ func measure(ctx context.Context, o options, s *stack) error {
 		}
 		r.peak(peaks, noise.otherCores())
 	}
+
+	resumeIngest()
 
 	if o.freshRate > 0 {
 		// Start with the pipeline caught up: a backlog left by the peak

@@ -24,6 +24,14 @@ type child struct {
 	err     error
 }
 
+// signal sends sig to the child.
+func (c *child) signal(sig os.Signal) error {
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("%s: %w", c.name, err)
+	}
+	return nil
+}
+
 // startChild starts bin with args, its stdout and stderr in dir/name.log.
 func startChild(dir, name, bin string, args ...string) (*child, error) {
 	logPath := filepath.Join(dir, name+".log")

@@ -42,6 +42,10 @@ func (r *report) header() {
 	r.printf("  direct      the simulated provider (latency 0, 16 completion tokens)\n")
 	r.printf("  floor       loadtest/floorproxy in front of it\n")
 	r.printf("  switchyard  %s proxy in front of it, full logging (bodies recorded, Kafka, ingest, ClickHouse)\n", r.o.switchyard)
+	if r.o.holdIngest {
+		r.printf("              with the ingester paused until the peak phase ends (-hold-ingest): records wait in Kafka,\n")
+		r.printf("              as if the ingester and ClickHouse ran on other machines\n")
+	}
 	r.printf("  open loop at a constant rate; %s measured per target per rate in %d interleaved slices after %s of warm-up\n",
 		r.o.duration, r.o.slices, r.o.warmup)
 }
