@@ -14,17 +14,23 @@ import (
 	"github.com/switchyard/switchyard/internal/chserver"
 )
 
-// startServer starts a server in a temp dir, skipping (outside CI) when no
-// binary is installed. This package cannot use internal/testenv, which
-// imports it.
-func startServer(t *testing.T, opts chserver.Options) *chserver.Server {
+// requireBinary skips the test when no ClickHouse binary is installed,
+// except in CI (CI=true), where that fails it. This package cannot use
+// internal/testenv, which imports it.
+func requireBinary(t *testing.T) {
 	t.Helper()
-	if _, err := chserver.Find(opts.Binary); errors.Is(err, chserver.ErrNotFound) {
+	if _, err := chserver.Find(""); errors.Is(err, chserver.ErrNotFound) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("ClickHouse is required in CI: %v", err)
 		}
 		t.Skip(err)
 	}
+}
+
+// startServer starts a server in a temp dir (see requireBinary).
+func startServer(t *testing.T, opts chserver.Options) *chserver.Server {
+	t.Helper()
+	requireBinary(t)
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
@@ -107,9 +113,7 @@ func TestFixedPortsAndRestartKeepsData(t *testing.T) {
 }
 
 func TestPortInUseFailsWithLog(t *testing.T) {
-	if _, err := chserver.Find(""); err != nil {
-		t.Skip(err)
-	}
+	requireBinary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -155,9 +159,7 @@ func TestFindExplicitMissingBinary(t *testing.T) {
 }
 
 func TestStartRespectsContext(t *testing.T) {
-	if _, err := chserver.Find(""); err != nil {
-		t.Skip(err)
-	}
+	requireBinary(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	s, err := chserver.Start(ctx, chserver.Options{Dir: t.TempDir()})
