@@ -226,14 +226,18 @@ func (in *Ingester) flush(ctx context.Context, batch []message) error {
 	if err := in.refreshFence(ctx, msgs); err != nil {
 		return err
 	}
+	// A request behind the fence is stored already; its bodies are
+	// written again, in case a crash came between the two inserts.
 	stored := items[:0:0]
+	fenced := 0
 	for _, it := range items {
 		if f, ok := in.fence[partitionKey{it.Topic, it.Partition}]; ok && it.Offset <= f {
-			in.fenced.Add(1)
-			continue
+			it.BodiesOnly = true
+			fenced++
 		}
 		stored = append(stored, it)
 	}
+	in.fenced.Add(int64(fenced))
 	var inserted int
 	if err := retry(ctx, in.opts.RetryBackoff, in.opts.MaxRetryBackoff, func() error {
 		var err error
@@ -270,7 +274,7 @@ func (in *Ingester) flush(ctx context.Context, batch []message) error {
 		}
 	}
 	in.inserted.Add(int64(inserted))
-	in.duplicates.Add(int64(len(stored) - inserted))
+	in.duplicates.Add(int64(len(stored) - fenced - inserted))
 	in.batches.Add(1)
 	in.lastFlush.Store(time.Now().UnixMilli())
 	return nil

@@ -355,14 +355,19 @@ type commitLosingFetcher struct{ Fetcher }
 
 func (commitLosingFetcher) CommitMessages(context.Context, ...kafka.Message) error { return nil }
 
-// countingStore counts what reaches the store.
+// countingStore counts the requests that reach the store to be inserted
+// (not those sent for their bodies alone).
 type countingStore struct {
 	*ClickHouseStore
 	items atomic.Int64
 }
 
 func (s *countingStore) InsertItems(ctx context.Context, items []Item) (int, error) {
-	s.items.Add(int64(len(items)))
+	for _, it := range items {
+		if !it.BodiesOnly {
+			s.items.Add(1)
+		}
+	}
 	return s.ClickHouseStore.InsertItems(ctx, items)
 }
 
@@ -387,7 +392,8 @@ func TestOffsetFenceSkipsWhatIsStoredButUncommitted(t *testing.T) {
 	first.Close()
 
 	// The next one is handed the same messages again and skips them all
-	// before they reach the store.
+	// before they reach the store as requests (their bodies are written
+	// again).
 	store := &countingStore{ClickHouseStore: NewClickHouseStore(testenv.Conn(t, chcfg))}
 	second := kafkax.NewReader(kcfg)
 	defer second.Close()
@@ -398,7 +404,7 @@ func TestOffsetFenceSkipsWhatIsStoredButUncommitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := store.items.Load(); got != 0 {
-		t.Errorf("%d replayed records reached the store past the fence", got)
+		t.Errorf("%d replayed requests reached the store past the fence", got)
 	}
 	if got := rawCount(t, chcfg, "requests"); got != n {
 		t.Errorf("requests holds %d rows, want %d", got, n)
@@ -474,32 +480,45 @@ func TestRepeatsAreCountedOnce(t *testing.T) {
 	}
 }
 
-// TestRequestsWaitForTheirBodies checks that a request is never stored
-// without its bodies: when the bodies insert fails, the requests insert is
-// not sent, and the retry stores both.
-func TestRequestsWaitForTheirBodies(t *testing.T) {
+// TestReplayRestoresBodies checks that a crash between the two inserts
+// never loses bodies: an ingester whose bodies insert fails stores the
+// requests and dies uncommitted; the next one finds them behind the offset
+// fence, stores nothing twice, and writes the bodies.
+func TestReplayRestoresBodies(t *testing.T) {
+	kcfg := kafkaConfig(t)
 	chcfg := testenv.ClickHouse(t)
 	conn := testenv.Conn(t, chcfg)
-	store := NewClickHouseStore(conn)
 	ctx := context.Background()
-	items := []Item{{Record: testRecord(1), Offset: -1}, {Record: testRecord(2), Offset: -1}}
+	produce(t, kcfg, encode(t, testRecord(1)), encode(t, testRecord(2)), encode(t, testRecord(3)))
 	if err := conn.Exec(ctx, "RENAME TABLE request_bodies TO request_bodies_away"); err != nil {
 		t.Fatal(err)
 	}
-	n, err := store.InsertItems(ctx, items)
-	if err == nil || n != 0 {
-		t.Fatalf("insert without a bodies table: %d stored, err %v", n, err)
+	opts := testOptions()
+	opts.DrainTimeout = time.Millisecond
+	first := kafkax.NewReader(kcfg)
+	in := New(first, NewClickHouseStore(conn), nil, opts)
+	stop := runIngester(t, in)
+	waitFor(t, "the requests stored, their bodies not", func() bool { return rawCount(t, chcfg, "requests") == 3 && in.Stats().StoreErrors > 0 })
+	if err := stop(); err == nil {
+		t.Fatal("the first ingester stopped cleanly without its bodies stored")
 	}
-	if got := rawCount(t, chcfg, "requests"); got != 0 {
-		t.Fatalf("requests holds %d rows whose bodies were not stored", got)
-	}
+	first.Close()
 	if err := conn.Exec(ctx, "RENAME TABLE request_bodies_away TO request_bodies"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := store.InsertItems(ctx, items); err != nil || n != 2 {
-		t.Fatalf("retry: %d stored, err %v", n, err)
+
+	second := kafkax.NewReader(kcfg)
+	defer second.Close()
+	in = New(second, NewClickHouseStore(conn), nil, testOptions())
+	stop = runIngester(t, in)
+	waitFor(t, "the replayed batch", func() bool { return in.Stats().Batches >= 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
-	if r, b := rawCount(t, chcfg, "requests"), countRows(t, chcfg, "request_bodies"); r != 2 || b != 2 {
-		t.Fatalf("requests %d, bodies %d; want 2 and 2", r, b)
+	if st := in.Stats(); st.Fenced != 3 || st.Inserted != 0 || st.Duplicates != 0 {
+		t.Fatalf("replay stats %+v: want 3 fenced, nothing inserted", st)
+	}
+	if r, b := rawCount(t, chcfg, "requests"), countRows(t, chcfg, "request_bodies"); r != 3 || b != 3 {
+		t.Fatalf("requests %d rows, bodies of %d requests; want 3 and 3", r, b)
 	}
 }

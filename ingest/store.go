@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -32,6 +31,10 @@ type Item struct {
 	Topic     string
 	Partition int
 	Offset    int64
+	// BodiesOnly marks a request already stored (behind the offset fence)
+	// whose bodies are written again: the two tables are written at once,
+	// so a crash can leave a stored request without its bodies.
+	BodiesOnly bool
 }
 
 // NewClickHouseStore writes through conn, whose database holds the schema.
@@ -61,31 +64,32 @@ func (s *ClickHouseStore) Insert(ctx context.Context, recs []*record.Record) err
 	return err
 }
 
-// InsertItems stores items, leaving out those already stored and repeats,
-// and returns once both tables have them, with how many requests it
-// stored. The two inserts are built at once, on two connections, so that
-// the server works on both; but the requests, which the views count and
-// the offset fence reads, are sent only once their bodies are stored. So
-// a crash at any point never leaves a stored request without its bodies:
-// the fence skips only requests whose bodies are in. Bodies are written
-// for every item, stored or not: request_bodies has no views to count
-// twice and folds repeats.
+// InsertItems stores items, leaving out requests already stored, repeats
+// and BodiesOnly items, and returns once both tables have them, with how
+// many requests it stored. The two inserts run at once, on two
+// connections, so that the server works on both. Bodies are written for
+// every item, stored or not: request_bodies has no views to count twice,
+// folds repeats, and this way neither a retry after a failure part-way nor
+// a replay after a crash between the two inserts leaves a request without
+// its bodies.
 func (s *ClickHouseStore) InsertItems(ctx context.Context, items []Item) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
 	bodies := make(chan error, 1)
 	go func() { bodies <- s.insertBodies(ctx, items) }()
-	bodiesStored := sync.OnceValue(func() error { return <-bodies })
-	n, err := s.insertRequests(ctx, items, bodiesStored)
-	return n, errors.Join(err, bodiesStored())
+	n, err := s.insertRequests(ctx, items)
+	return n, errors.Join(err, <-bodies)
 }
 
-// errBodiesFirst stops a requests insert whose bodies failed.
-var errBodiesFirst = errors.New("requests not sent: their bodies were not stored")
-
-func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item, bodiesStored func() error) (int, error) {
-	items, err := s.unstored(ctx, items)
+func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) (int, error) {
+	requests := make([]Item, 0, len(items))
+	for _, it := range items {
+		if !it.BodiesOnly {
+			requests = append(requests, it)
+		}
+	}
+	items, err := s.unstored(ctx, requests)
 	if err != nil {
 		return 0, err
 	}
@@ -129,11 +133,6 @@ func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item, bodi
 		if err := flushEvery(batch); err != nil {
 			return 0, fmt.Errorf("insert requests: %w", err)
 		}
-	}
-	// The server writes the part when the INSERT ends (its blocks are
-	// squashed until then): nothing of it is stored before this point.
-	if bodiesStored() != nil {
-		return 0, errBodiesFirst
 	}
 	if err := batch.Send(); err != nil {
 		return 0, fmt.Errorf("insert requests: %w", err)
