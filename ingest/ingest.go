@@ -29,8 +29,9 @@ type Fetcher interface {
 
 // Store persists decoded records. InsertItems must be idempotent: items
 // already stored, and repeats, are left out, so a retry stores and counts
-// nothing twice. It returns how many items it stored; a call that fails
-// stores none of them (or what it stored counts as stored by the retry).
+// nothing twice. It returns how many items it stored. A call that fails
+// should store none; whatever it stored anyway, the retry finds already
+// stored (a duplicate, not counted as inserted).
 type Store interface {
 	InsertItems(ctx context.Context, items []Item) (int, error)
 }
@@ -62,7 +63,7 @@ type Options struct {
 // Stats are the ingester's counters since start.
 type Stats struct {
 	Inserted     int64 // records written to the store
-	Fenced       int64 // records skipped: already stored, by the offset fence
+	Fenced       int64 // records already stored, by the offset fence: only their bodies are written again
 	Duplicates   int64 // records skipped by the store: already stored, or repeated in a batch
 	Batches      int64
 	DeadLettered int64

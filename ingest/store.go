@@ -143,10 +143,10 @@ func (s *ClickHouseStore) insertRequests(ctx context.Context, items []Item) (int
 // blockRows is how many rows go in one block of an insert. A batch of tens
 // of thousands of records is sent as several blocks of one INSERT, which
 // the server squashes into one part (up to min_insert_block_size_rows, a
-// million, and min_insert_block_size_bytes, 256 MiB), so that
-// the client's column buffers are reused from block to block instead of
-// growing to hold the whole batch: growing them (copying, zeroing fresh
-// memory) was a sixth of the ingester's CPU.
+// million, and min_insert_block_size_bytes, 256 MiB), so that the client's
+// column buffers are reused from block to block instead of growing to hold
+// the whole batch: growing them (copying, zeroing fresh memory) was a sixth
+// of the ingester's CPU.
 const blockRows = 4096
 
 // flushEvery sends the batch's block once it holds blockRows rows.
