@@ -9,7 +9,7 @@ func RegisterMetrics(reg prometheus.Registerer, in *Ingester) {
 	}
 	reg.MustRegister(
 		counter("switchyard_ingest_records_total", "Records written to ClickHouse.", func(s Stats) int64 { return s.Inserted }),
-		counter("switchyard_ingest_fenced_total", "Replayed records skipped by the offset fence (already stored).", func(s Stats) int64 { return s.Fenced }),
+		counter("switchyard_ingest_fenced_total", "Replayed records behind the offset fence: already stored, only their bodies written again.", func(s Stats) int64 { return s.Fenced }),
 		counter("switchyard_ingest_duplicates_total", "Records skipped because ClickHouse already held them, or repeated in a batch.", func(s Stats) int64 { return s.Duplicates }),
 		counter("switchyard_ingest_batches_total", "Batches written and committed.", func(s Stats) int64 { return s.Batches }),
 		counter("switchyard_ingest_dead_letters_total", "Messages sent to the dead-letter topic.", func(s Stats) int64 { return s.DeadLettered }),
