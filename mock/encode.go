@@ -4,7 +4,9 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+	"unsafe"
+
+	"github.com/switchyard/switchyard/internal/jsonx"
 )
 
 // Responses are built by appending to pooled byte slices: no reflection and,
@@ -133,89 +135,13 @@ func appendUsageCounts(b []byte, u usage) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Control characters, quotes and
-// backslashes are escaped; invalid UTF-8 becomes U+FFFD, as encoding/json
-// does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// appendString writes a JSON string as the proxy does.
+var appendString = jsonx.AppendString
 
-// appendEscaped appends s escaped for the inside of a JSON string, as
-// appendString does, without the quotes.
-func appendEscaped(b []byte, s []byte) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
+// appendEscaped appends s escaped for the inside of a JSON string. The
+// text is only read, so it is passed as a string without a copy.
+func appendEscaped(b, s []byte) []byte {
+	return jsonx.AppendEscaped(b, unsafe.String(unsafe.SliceData(s), len(s)))
 }
 
 func appendStringOrNull(b []byte, s string) []byte {

@@ -12,6 +12,12 @@ const hexDigits = "0123456789abcdef"
 // U+FFFD, as encoding/json does; HTML characters are not escaped.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	return append(AppendEscaped(dst, s), '"')
+}
+
+// AppendEscaped appends s escaped for the inside of a JSON string literal,
+// as AppendString escapes it, without the quotes.
+func AppendEscaped(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -55,8 +61,7 @@ func AppendString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
 
 // AppendUnquoted appends the string that the raw JSON string literal holds,
