@@ -166,60 +166,18 @@ func (ex *exchange) tryNativeMessages(cand route.Candidate, body []byte, stream 
 			header[h] = v
 		}
 	}
-	ctx, cancel := context.WithTimeout(ex.c.Request.Context(), s.cfg.TotalTimeout)
-	defer cancel()
-	health := s.router.Begin(cand.Provider, cand.Model)
-	start := time.Now()
-	resp, err := up.Forward(ctx, &provider.ForwardRequest{Method: http.MethodPost, Path: "/v1/messages", Header: header,
-		Body: upBody, APIKey: ex.clientProviderKey(cand.Provider)})
-	headersAt := time.Now()
-	ex.waited += headersAt.Sub(start)
-	attempt := record.Attempt{Provider: cand.Provider, Model: cand.Model}
-	done := func(e *apiError, status int) {
-		latency := time.Since(start)
-		attempt.StatusCode, attempt.LatencyMs = status, latency.Milliseconds()
-		result := "ok"
-		if e != nil {
-			attempt.ErrorType, result = e.class.errorType, e.class.errorType
+	send := func(ctx context.Context) (*http.Response, error) {
+		return up.Forward(ctx, &provider.ForwardRequest{Method: http.MethodPost, Path: "/v1/messages", Header: header,
+			Body: upBody, APIKey: ex.clientProviderKey(cand.Provider)})
+	}
+	sendError := func(err error) *apiError { return ex.transportError(cand.Provider, err) }
+	relay := func(resp *http.Response, headersAt time.Time) (*apiError, bool) {
+		if stream {
+			return ex.relayNativeStream(cand, resp)
 		}
-		ex.rec.Attempts = append(ex.rec.Attempts, attempt)
-		s.metrics.attempts.WithLabelValues(cand.Provider, result).Inc()
-		health.End(ex.outcome(e, latency, start, stream))
+		return ex.relayNativeJSON(cand, resp, headersAt)
 	}
-	if err != nil {
-		e := ex.transportError(cand.Provider, err)
-		done(e, 0)
-		return e, true
-	}
-	resp.Body = timedBody{r: resp.Body, waited: &ex.waited}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		e, fallback := upstreamStatusError(cand.Provider, resp)
-		done(e, resp.StatusCode)
-		return e, fallback
-	}
-	ex.rec.Provider, ex.rec.Model = cand.Provider, cand.Model
-	var e *apiError
-	var fallback bool
-	if stream {
-		e, fallback = ex.relayNativeStream(cand, resp)
-	} else {
-		e, fallback = ex.relayNativeJSON(cand, resp, headersAt)
-	}
-	if e != nil && e.class == errCanceled {
-		fallback = false
-	}
-	done(e, resp.StatusCode)
-	if e != nil && !ex.committed {
-		ex.rec.Provider, ex.rec.Model = "", ""
-	}
-	if ex.committed {
-		if e != nil {
-			ex.fail(e)
-		}
-		return nil, false
-	}
-	return e, fallback
+	return ex.attempt(cand, stream, send, sendError, relay)
 }
 
 // messagesUsage converts Anthropic usage to the record's: input tokens in

@@ -262,17 +262,41 @@ func withModel(body []byte, requested, upstream string) ([]byte, error) {
 // an error chunk), or the attempt's error and whether the next deployment
 // may be tried.
 func (ex *exchange) try(k *kind, cand route.Candidate, body []byte, stream bool) (*apiError, bool) {
-	s := ex.s
-	up, ok := s.upstreams[cand.Provider]
+	up, ok := ex.s.upstreams[cand.Provider]
 	if !ok {
 		return &apiError{class: errInternal, message: "provider " + cand.Provider + " is not configured"}, true
 	}
+	send := func(ctx context.Context) (*http.Response, error) {
+		return up.Send(ctx, &provider.Request{Path: k.path, Body: body, Stream: stream, APIKey: ex.clientProviderKey(cand.Provider)})
+	}
+	sendError := func(err error) *apiError {
+		if errors.Is(err, provider.ErrUnsupported) {
+			return &apiError{class: errNoProvider, message: "provider " + cand.Provider + " does not serve " + k.endpoint}
+		}
+		return ex.transportError(cand.Provider, err)
+	}
+	relay := func(resp *http.Response, headersAt time.Time) (*apiError, bool) {
+		if stream {
+			return ex.relayStream(k, cand, resp)
+		}
+		return ex.relayJSON(k, cand, resp, headersAt)
+	}
+	return ex.attempt(cand, stream, send, sendError, relay)
+}
+
+// attempt makes one upstream attempt: send, then relay a 200 to the client.
+// It times the attempt, records it, reports it to the router's health and
+// the metrics, and says whether a failure may fall back to the next
+// deployment (never once the response has begun).
+func (ex *exchange) attempt(cand route.Candidate, stream bool, send func(context.Context) (*http.Response, error),
+	sendError func(error) *apiError, relay func(*http.Response, time.Time) (*apiError, bool)) (*apiError, bool) {
+	s := ex.s
 	ctx, cancel := context.WithTimeout(ex.c.Request.Context(), s.cfg.TotalTimeout)
 	defer cancel()
 
 	health := s.router.Begin(cand.Provider, cand.Model)
 	attemptStart := time.Now()
-	resp, err := up.Send(ctx, &provider.Request{Path: k.path, Body: body, Stream: stream, APIKey: ex.clientProviderKey(cand.Provider)})
+	resp, err := send(ctx)
 	headersAt := time.Now()
 	ex.waited += headersAt.Sub(attemptStart)
 	attempt := record.Attempt{Provider: cand.Provider, Model: cand.Model}
@@ -290,10 +314,7 @@ func (ex *exchange) try(k *kind, cand route.Candidate, body []byte, stream bool)
 		health.End(ex.outcome(e, latency, attemptStart, stream))
 	}
 	if err != nil {
-		e := ex.transportError(cand.Provider, err)
-		if errors.Is(err, provider.ErrUnsupported) {
-			e = &apiError{class: errNoProvider, message: "provider " + cand.Provider + " does not serve " + k.endpoint}
-		}
+		e := sendError(err)
 		done(e, 0)
 		return e, true
 	}
@@ -306,13 +327,7 @@ func (ex *exchange) try(k *kind, cand route.Candidate, body []byte, stream bool)
 		return e, fallback
 	}
 	ex.rec.Provider, ex.rec.Model = cand.Provider, cand.Model
-	var e *apiError
-	var fallback bool
-	if stream {
-		e, fallback = ex.relayStream(k, cand, resp)
-	} else {
-		e, fallback = ex.relayJSON(k, cand, resp, headersAt)
-	}
+	e, fallback := relay(resp, headersAt)
 	if e != nil && e.class == errCanceled {
 		fallback = false
 	}
